@@ -1,0 +1,249 @@
+// The configuration schema of embedrt: plain structs with in-class defaults. Every
+// field is a key `embedrt.<section>.<field>` in config/caf-application.conf and a
+// command-line option `--embedrt.<section>.<field>=...`. Fields are immutable after
+// `load_config` / `validate`; each actor gets its slice as a spawn argument.
+// Secrets never live here: `endpoint.api_key_env` names the environment variable.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace embedrt {
+
+/// [embedrt.endpoint] — where and how to call the upstream.
+struct endpoint_config {
+  /// API base URL ending before `/embeddings`. Empty: $OPENAI_BASE_URL, else
+  /// https://api.openai.com/v1. Must be http:// or https://.
+  std::string base_url;
+  /// Name of the environment variable holding the API key (never the key itself).
+  /// Default OPENAI_API_KEY. An unset variable sends no Authorization header.
+  std::string api_key_env = "OPENAI_API_KEY";
+  /// Model used when a call does not name one. Default text-embedding-3-small.
+  std::string model = "text-embedding-3-small";
+  /// `dimensions` sent upstream when a call does not set it; 0: not sent (the model's
+  /// default). Range 0..65536.
+  uint32_t dimensions = 0;
+  /// `encoding_format` asked of the upstream: "base64" (default, decoded to float32)
+  /// or "float".
+  std::string encoding_format = "base64";
+  /// CA bundle file for TLS peer verification; empty: the system's. Verification of
+  /// peer and host is always on.
+  std::string ca_bundle;
+  /// Allow sending the API key over plain http:// to a host that is not loopback.
+  /// Default false: such a config is refused at start.
+  bool allow_insecure_http = false;
+  /// TCP+TLS connect timeout per attempt, ms. Default 5000, range 1..600000.
+  uint32_t connect_timeout_ms = 5000;
+  /// Total timeout per attempt including the body, ms, counted from when the transfer
+  /// starts (queue time is not charged). Default 30000, range 1..3600000.
+  uint32_t attempt_timeout_ms = 30000;
+};
+
+/// [embedrt.input] — checks done before the network.
+struct input_config {
+  /// Largest accepted input, bytes. Default 65536, range 1..16777216.
+  uint32_t max_text_bytes = 65536;
+  /// Bytes per token used to estimate tokens from text. Default 4, range 1..64.
+  uint32_t bytes_per_token = 4;
+  /// Largest accepted input, estimated tokens (the API's per-input cap).
+  /// Default 8192, range 1..1000000.
+  uint32_t max_text_tokens = 8192;
+  /// Most texts in one embed request. Default 2048, range 1..1000000.
+  uint32_t max_texts_per_request = 2048;
+};
+
+/// [embedrt.request] — per-request defaults.
+struct request_config {
+  /// Overall deadline of a request from admission, ms: queues, attempts and backoff
+  /// included. Default 60000, range 1..86400000.
+  uint32_t timeout_ms = 60000;
+  /// An attempt (or retry) is not started with less than this left before the
+  /// deadline, ms. Default 50, range 0..60000.
+  uint32_t min_attempt_ms = 50;
+};
+
+/// [embedrt.limits] — admission bounds (Envoy calls these "circuit breaking").
+struct limits_config {
+  /// Interactive requests admitted and not yet answered; more are shed `overloaded`.
+  /// Default 1024, range 1..10000000.
+  uint32_t interactive_capacity = 1024;
+  /// Bulk requests admitted and not yet answered, credit included. Default 4096,
+  /// range 1..10000000.
+  uint32_t bulk_capacity = 4096;
+  /// Share of dispatch slots bulk gets while interactive work is waiting, percent.
+  /// Default 10, range 1..100.
+  uint32_t bulk_min_share_percent = 10;
+};
+
+/// [embedrt.http_pool] — workers and connections.
+struct http_pool_config {
+  /// Worker actors, each with one curl multi handle and thread. Default 1, range 1..64.
+  uint32_t workers = 1;
+  /// Upper bound of open connections (and of attempts on the wire) over all workers.
+  /// Default 32, range 1..4096; must be >= workers.
+  uint32_t max_connections = 32;
+};
+
+/// [embedrt.rate_limiter] — token buckets.
+struct rate_limiter_config {
+  /// Requests per minute; 0: unlimited. Default 0, range 0..100000000.
+  uint32_t requests_per_minute = 0;
+  /// Estimated tokens per minute; 0: unlimited. Default 0, range 0..4000000000.
+  uint64_t tokens_per_minute = 0;
+  /// Bucket depth in seconds of rate (burst allowance). Default 1, range 1..60.
+  uint32_t burst_seconds = 1;
+  /// Permit requests waiting in FIFO order; more are denied (`overloaded`).
+  /// Default 4096, range 1..10000000.
+  uint32_t max_queued = 4096;
+  /// Follow `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` response headers.
+  /// Default true.
+  bool follow_upstream_headers = true;
+};
+
+/// [embedrt.circuit_breaker] — one breaker per endpoint and model.
+struct circuit_breaker_config {
+  /// Open after this many consecutive failures; 0: off. Default 5, range 0..1000000.
+  uint32_t consecutive_failures = 5;
+  /// Open when the failure rate over the window reaches this, percent; 0: off.
+  /// Default 50, range 0..100.
+  uint32_t failure_rate_percent = 50;
+  /// Sliding window of the failure rate, in calls. Default 20, range 1..100000.
+  uint32_t window_calls = 20;
+  /// Calls the window needs before the rate counts. Default 10, range 1..100000;
+  /// must be <= window_calls.
+  uint32_t minimum_calls = 10;
+  /// Successful calls slower than this count as failures, ms; 0: off. Default 0,
+  /// range 0..3600000.
+  uint32_t slow_call_ms = 0;
+  /// First open period, ms. Default 5000, range 1..3600000.
+  uint32_t open_duration_ms = 5000;
+  /// A failed half-open trial re-opens with the open period times this. Default 2.0,
+  /// range 1.0..100.0.
+  double open_duration_multiplier = 2.0;
+  /// Cap of the growing open period, ms. Default 60000, range 1..86400000; must be
+  /// >= open_duration_ms.
+  uint32_t max_open_duration_ms = 60000;
+  /// Trial calls let through while half-open (K). Default 2, range 1..1000.
+  uint32_t half_open_trials = 2;
+};
+
+/// [embedrt.retry] — retries with full-jitter backoff and a budget.
+struct retry_config {
+  /// Attempts per upstream request, the first included. Default 3, range 1..100.
+  uint32_t max_attempts = 3;
+  /// First backoff cap, ms. Default 500, range 1..600000.
+  uint32_t base_delay_ms = 500;
+  /// Growth of the backoff cap per retry. Default 2.0, range 1.0..10.0.
+  double multiplier = 2.0;
+  /// Largest backoff, ms. Default 8000, range 1..3600000; must be >= base_delay_ms.
+  uint32_t max_delay_ms = 8000;
+  /// A Retry-After above this ends the request `rate_limited` instead of waiting, ms.
+  /// Default 60000, range 0..86400000.
+  uint32_t max_retry_after_ms = 60000;
+  /// Retries may add at most this share on top of first attempts, percent.
+  /// Default 20, range 0..1000.
+  uint32_t budget_percent = 20;
+  /// Retries always allowed per second regardless of the share. Default 10,
+  /// range 0..100000.
+  uint32_t budget_min_per_second = 10;
+  /// Sliding window of the budget, ms. Default 10000, range 100..3600000.
+  uint32_t budget_window_ms = 10000;
+  /// RNG seed of the jitter; 0: from std::random_device.
+  uint64_t seed = 0;
+};
+
+/// [embedrt.batching] — micro-batching and in-flight dedup across callers.
+struct batching_config {
+  /// Pack concurrent texts for the same model and dimensions into one upstream
+  /// request. Default true.
+  bool enabled = true;
+  /// Inputs per upstream request. Default 2048, range 1..2048.
+  uint32_t max_inputs = 2048;
+  /// Estimated tokens per upstream request. Default 300000, range 1..300000.
+  uint32_t max_tokens = 300000;
+  /// How long a partial batch may wait for company while other upstream requests are
+  /// in flight, µs (a lone request never waits). Default 1000, range 0..1000000.
+  uint32_t linger_us = 1000;
+  /// Share one upstream input between identical (model, dimensions, text) requests in
+  /// flight. Default true.
+  bool dedup = true;
+};
+
+/// [embedrt.supervision] — worker restarts and escalation.
+struct supervision_config {
+  /// First restart backoff of a failed worker, ms. Default 10, range 0..600000.
+  uint32_t restart_min_backoff_ms = 10;
+  /// Largest restart backoff, ms. Default 2000, range 0..3600000; must be >= min.
+  uint32_t restart_max_backoff_ms = 2000;
+  /// Random factor of the restart backoff, percent. Default 20, range 0..100.
+  uint32_t restart_jitter_percent = 20;
+  /// More than this many worker restarts within `restart_window_ms` restart the pool
+  /// as a whole (R). Default 10, range 1..1000000.
+  uint32_t max_worker_restarts = 10;
+  /// Window of the worker restart intensity, ms (T). Default 10000, range 1..86400000.
+  uint32_t restart_window_ms = 10000;
+  /// More than this many pool restarts within `pool_restart_window_ms` make the
+  /// runtime unavailable. Default 3, range 0..1000000.
+  uint32_t max_pool_restarts = 3;
+  /// Window of the pool restart intensity, ms. Default 60000, range 1..86400000.
+  uint32_t pool_restart_window_ms = 60000;
+  /// Honour `crash_worker_for_test`. Default false; tests and scenarios only.
+  bool test_hooks = false;
+};
+
+/// [embedrt.shutdown]
+struct shutdown_config {
+  /// How long `stop()` lets admitted requests finish before answering the rest
+  /// `shutting_down`, ms. Default 5000, range 0..600000.
+  uint32_t grace_ms = 5000;
+};
+
+/// Everything embedrt reads from `caf-application.conf`.
+struct runtime_config {
+  endpoint_config endpoint;
+  input_config input;
+  request_config request;
+  limits_config limits;
+  http_pool_config http_pool;
+  rate_limiter_config rate_limiter;
+  circuit_breaker_config circuit_breaker;
+  retry_config retry;
+  batching_config batching;
+  supervision_config supervision;
+  shutdown_config shutdown;
+};
+
+/// One broken rule: `key: rule, got value`, e.g.
+/// "embedrt.rate_limiter.requests_per_minute: must be >= 0, got -5".
+struct config_error {
+  /// Fully qualified key, e.g. "embedrt.retry.max_attempts".
+  std::string key;
+  /// The rule, e.g. "must be in [1, 100]".
+  std::string rule;
+  /// The offending value as written (secrets never appear: the schema holds none).
+  std::string value;
+  /// "key: rule, got value".
+  std::string to_string() const;
+};
+
+/// Checks every rule of the schema; returns all broken rules (empty: valid). Does not
+/// read the environment.
+std::vector<config_error> validate(const runtime_config& cfg);
+
+/// Resolved endpoint settings: base URL after the environment fallbacks, the API key
+/// read from the environment. Never printed.
+struct resolved_endpoint {
+  /// e.g. "https://api.openai.com/v1/embeddings".
+  std::string embeddings_url;
+  /// Empty when the variable is unset.
+  std::string api_key;
+};
+
+/// Resolves the base URL (config, else $OPENAI_BASE_URL, else the OpenAI default) and
+/// the key, and enforces the TLS rule: the key is never sent over plain http:// to a
+/// host other than loopback unless `allow_insecure_http`. Errors name the key.
+std::vector<config_error> resolve_endpoint(const endpoint_config& cfg,
+                                           resolved_endpoint& out);
+
+} // namespace embedrt

@@ -1,0 +1,100 @@
+// Protocol of the circuit breaker (one per upstream endpoint and model).
+#pragma once
+
+#include <cstdint>
+
+#include <caf/actor_clock.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+namespace embedrt {
+
+enum class breaker_state : uint8_t { closed = 0, open = 1, half_open = 2 };
+
+const char* to_string(breaker_state x);
+
+/// May one upstream call go out now?
+struct breaker_check {
+  /// Chosen by the requester, echoed in the verdict.
+  uint64_t ticket = 0;
+};
+
+inline bool operator==(const breaker_check& x, const breaker_check& y) {
+  return x.ticket == y.ticket;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, breaker_check& x) {
+  return f(caf::meta::type_name("breaker_check"), x.ticket);
+}
+
+enum class breaker_decision : uint8_t {
+  /// Closed: go.
+  allowed = 0,
+  /// Half-open: go, as one of the K trial calls.
+  allowed_trial,
+  /// Open: do not call; `retry_at` says when the breaker half-opens.
+  rejected_open,
+  /// Half-open and all trial permits are out: wait for their outcome.
+  rejected_half_open_busy,
+};
+
+const char* to_string(breaker_decision x);
+
+struct breaker_verdict {
+  uint64_t ticket = 0;
+  breaker_decision decision = breaker_decision::allowed;
+  /// Identifies the breaker period the verdict belongs to; outcomes must quote it so
+  /// late results from an earlier period are ignored.
+  uint64_t generation = 0;
+  /// For `rejected_open`: when the breaker half-opens.
+  caf::actor_clock::time_point retry_at;
+};
+
+inline bool operator==(const breaker_verdict& x, const breaker_verdict& y) {
+  return x.ticket == y.ticket && x.decision == y.decision
+         && x.generation == y.generation && x.retry_at == y.retry_at;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, breaker_verdict& x) {
+  return f(caf::meta::type_name("breaker_verdict"), x.ticket, x.decision, x.generation,
+           x.retry_at);
+}
+
+enum class call_result : uint8_t {
+  /// A usable response.
+  success = 0,
+  /// 5xx, timeout or connection error: counts toward opening.
+  failure,
+  /// 429 or another 4xx, or a bad body: says nothing about availability.
+  ignored,
+  /// The allowed call never went out (deadline, shutdown): releases a trial permit.
+  cancelled,
+};
+
+const char* to_string(call_result x);
+
+/// Reports the outcome of every call the breaker allowed, exactly once.
+struct call_outcome {
+  /// The verdict's generation.
+  uint64_t generation = 0;
+  /// Whether the verdict was `allowed_trial`.
+  bool trial = false;
+  call_result result = call_result::success;
+  /// Time on the wire; calls slower than `slow_call_ms` count as failures.
+  caf::timespan duration{0};
+};
+
+inline bool operator==(const call_outcome& x, const call_outcome& y) {
+  return x.generation == y.generation && x.trial == y.trial && x.result == y.result
+         && x.duration == y.duration;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_outcome& x) {
+  return f(caf::meta::type_name("call_outcome"), x.generation, x.trial, x.result,
+           x.duration);
+}
+
+} // namespace embedrt

@@ -1,0 +1,109 @@
+// Protocol of the HTTP worker pool and its workers: one upstream attempt per call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+#include "messages/embedding.hpp"
+#include "messages/rate_limit.hpp"
+
+namespace embedrt {
+
+/// One attempt at one upstream `/embeddings` request. Carries no secret: the worker's
+/// transport adds the `Authorization` header.
+struct http_call {
+  /// Unique per attempt; echoed in the result so late answers of dead attempts can be
+  /// recognised and dropped.
+  uint64_t attempt_id = 0;
+  /// The JSON request body.
+  std::string body;
+  /// Number of inputs in `body`; the response must have exactly as many vectors.
+  uint32_t input_count = 0;
+  /// Every vector must have this many values; 0: any, but all the same.
+  uint32_t expected_dimension = 0;
+  /// The `encoding_format` the body asked for; the response must match it.
+  encoding_format encoding = encoding_format::base64;
+  /// Attempt timeout (connect + body), counted from when the transfer starts.
+  caf::timespan timeout{0};
+  /// The pool answers `expired` instead of starting the attempt after this point.
+  caf::actor_clock::time_point deadline;
+};
+
+inline bool operator==(const http_call& x, const http_call& y) {
+  return x.attempt_id == y.attempt_id && x.body == y.body
+         && x.input_count == y.input_count
+         && x.expected_dimension == y.expected_dimension && x.encoding == y.encoding
+         && x.timeout == y.timeout && x.deadline == y.deadline;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_call& x) {
+  return f(caf::meta::type_name("http_call"), x.attempt_id, x.body, x.input_count,
+           x.expected_dimension, x.encoding, x.timeout, x.deadline);
+}
+
+/// How an attempt ended.
+enum class attempt_status : uint8_t {
+  /// 2xx with a valid body: `embeddings` holds one vector per input, by `index`.
+  succeeded = 0,
+  /// The upstream answered with a non-2xx status (`http_status`).
+  http_error,
+  /// No connection could be made (refused, unreachable, DNS, TLS handshake).
+  connect_failed,
+  /// The attempt timeout passed (a stalled body included).
+  timed_out,
+  /// The connection broke after the request was sent (reset, truncated body).
+  connection_lost,
+  /// A 2xx whose body broke the contract; `detail` says how.
+  bad_response,
+  /// Any other transport error.
+  transport_error,
+  /// The worker carrying the attempt failed before it finished.
+  worker_failed,
+  /// The attempt waited in the pool past its deadline and was never started.
+  expired,
+};
+
+const char* to_string(attempt_status x);
+
+struct http_call_result {
+  uint64_t attempt_id = 0;
+  attempt_status status = attempt_status::succeeded;
+  /// The HTTP status, 0 when no response arrived.
+  uint16_t http_status = 0;
+  /// Why it failed, for people: the upstream's error message (secrets redacted), the
+  /// contract breach or the transport error. Empty on success.
+  std::string detail;
+  /// From `retry-after-ms` or `Retry-After` (seconds or HTTP-date); negative: absent.
+  caf::timespan retry_after{-1};
+  /// The `x-ratelimit-*` headers of the response.
+  rate_limit_headers limits;
+  /// On success: one vector per input, placed by the response's `index`.
+  std::vector<std::vector<float>> embeddings;
+  /// On success: the upstream's token accounting.
+  embedding_usage usage;
+  /// Time on the wire (from transfer start to the last byte or the failure).
+  caf::timespan wire_time{0};
+};
+
+inline bool operator==(const http_call_result& x, const http_call_result& y) {
+  return x.attempt_id == y.attempt_id && x.status == y.status
+         && x.http_status == y.http_status && x.detail == y.detail
+         && x.retry_after == y.retry_after && x.limits == y.limits
+         && x.embeddings == y.embeddings && x.usage == y.usage
+         && x.wire_time == y.wire_time;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_call_result& x) {
+  return f(caf::meta::type_name("http_call_result"), x.attempt_id, x.status,
+           x.http_status, x.detail, x.retry_after, x.limits, x.embeddings, x.usage,
+           x.wire_time);
+}
+
+} // namespace embedrt

@@ -1,0 +1,95 @@
+// Protocol of start, supervision and shutdown.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+namespace embedrt {
+
+/// Asks the dispatcher to stop admitting, let what is in flight finish within `grace`,
+/// and answer the rest `shutting_down`. Replied to with a `shutdown_report` once every
+/// admitted request has its answer.
+struct begin_shutdown {
+  caf::timespan grace{0};
+};
+
+inline bool operator==(const begin_shutdown& x, const begin_shutdown& y) {
+  return x.grace == y.grace;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, begin_shutdown& x) {
+  return f(caf::meta::type_name("begin_shutdown"), x.grace);
+}
+
+struct shutdown_report {
+  /// Requests that finished (either way) during the grace period.
+  uint64_t finished_in_grace = 0;
+  /// Requests answered `shutting_down` when the grace period ended.
+  uint64_t answered_shutting_down = 0;
+};
+
+inline bool operator==(const shutdown_report& x, const shutdown_report& y) {
+  return x.finished_in_grace == y.finished_in_grace
+         && x.answered_shutting_down == y.answered_shutting_down;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shutdown_report& x) {
+  return f(caf::meta::type_name("shutdown_report"), x.finished_in_grace,
+           x.answered_shutting_down);
+}
+
+/// Supervisor -> dispatcher: the pool was restarted; send attempts to `pool` (an
+/// `http_pool_actor`) from now on. Attempts that were on the old pool have been
+/// answered `worker_failed` by the dispatcher itself.
+struct pool_replaced {
+  caf::actor pool;
+};
+
+inline bool operator==(const pool_replaced& x, const pool_replaced& y) {
+  return x.pool == y.pool;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_replaced& x) {
+  return f(caf::meta::type_name("pool_replaced"), x.pool);
+}
+
+/// Supervisor -> dispatcher: whether the runtime accepts work. While unavailable,
+/// requests are answered `runtime_unavailable` at once.
+struct availability_changed {
+  bool available = true;
+  /// Why, for the error message.
+  std::string reason;
+};
+
+inline bool operator==(const availability_changed& x, const availability_changed& y) {
+  return x.available == y.available && x.reason == y.reason;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, availability_changed& x) {
+  return f(caf::meta::type_name("availability_changed"), x.available, x.reason);
+}
+
+/// Test hook: the pool makes worker `worker_index` fail with an exception, as a broken
+/// curl state would. Only honoured when `embedrt.supervision.test_hooks` is on.
+struct crash_worker_for_test {
+  uint32_t worker_index = 0;
+};
+
+inline bool operator==(const crash_worker_for_test& x, const crash_worker_for_test& y) {
+  return x.worker_index == y.worker_index;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, crash_worker_for_test& x) {
+  return f(caf::meta::type_name("crash_worker_for_test"), x.worker_index);
+}
+
+} // namespace embedrt

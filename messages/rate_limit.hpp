@@ -1,0 +1,106 @@
+// Protocol of the rate limiter: permits for requests and tokens per minute.
+#pragma once
+
+#include <cstdint>
+
+#include <caf/actor_clock.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+namespace embedrt {
+
+/// Asks for permission to send one upstream request carrying `tokens` estimated
+/// tokens. Waits in the limiter's bounded FIFO until granted or denied.
+struct acquire_permit {
+  /// Chosen by the requester, echoed in the decision.
+  uint64_t ticket = 0;
+  /// Estimated prompt tokens, reserved now and reconciled with `usage` later.
+  uint32_t tokens = 0;
+  /// The permit is useless after this point; the limiter denies instead of waiting past
+  /// it.
+  caf::actor_clock::time_point deadline;
+};
+
+inline bool operator==(const acquire_permit& x, const acquire_permit& y) {
+  return x.ticket == y.ticket && x.tokens == y.tokens && x.deadline == y.deadline;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, acquire_permit& x) {
+  return f(caf::meta::type_name("acquire_permit"), x.ticket, x.tokens, x.deadline);
+}
+
+enum class permit_status : uint8_t {
+  granted = 0,
+  /// The limiter's FIFO is full.
+  denied_queue_full,
+  /// The buckets (or an upstream pause) cannot grant before the deadline.
+  denied_deadline,
+  /// The limiter is stopping.
+  denied_shutting_down,
+};
+
+const char* to_string(permit_status x);
+
+struct permit_decision {
+  uint64_t ticket = 0;
+  permit_status status = permit_status::granted;
+  /// How long the permit waited in the FIFO.
+  caf::timespan waited{0};
+};
+
+inline bool operator==(const permit_decision& x, const permit_decision& y) {
+  return x.ticket == y.ticket && x.status == y.status && x.waited == y.waited;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, permit_decision& x) {
+  return f(caf::meta::type_name("permit_decision"), x.ticket, x.status, x.waited);
+}
+
+/// What the upstream's `x-ratelimit-*` headers said; negative fields were absent.
+struct rate_limit_headers {
+  int64_t remaining_requests = -1;
+  int64_t remaining_tokens = -1;
+  caf::timespan reset_requests{-1};
+  caf::timespan reset_tokens{-1};
+};
+
+inline bool operator==(const rate_limit_headers& x, const rate_limit_headers& y) {
+  return x.remaining_requests == y.remaining_requests
+         && x.remaining_tokens == y.remaining_tokens
+         && x.reset_requests == y.reset_requests && x.reset_tokens == y.reset_tokens;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rate_limit_headers& x) {
+  return f(caf::meta::type_name("rate_limit_headers"), x.remaining_requests,
+           x.remaining_tokens, x.reset_requests, x.reset_tokens);
+}
+
+/// Reports how one granted permit ended, so the buckets learn from the upstream.
+struct permit_feedback {
+  /// Tokens reserved by the permit.
+  uint32_t reserved_tokens = 0;
+  /// Tokens the upstream reported (`usage.prompt_tokens`); negative: unknown (the
+  /// reservation stands).
+  int64_t actual_tokens = -1;
+  /// Headers seen on the response (all absent when there was no response).
+  rate_limit_headers headers;
+  /// The upstream answered 429: pause grants for everybody for this long
+  /// (Retry-After or the backoff); zero: no pause.
+  caf::timespan pause{0};
+};
+
+inline bool operator==(const permit_feedback& x, const permit_feedback& y) {
+  return x.reserved_tokens == y.reserved_tokens && x.actual_tokens == y.actual_tokens
+         && x.headers == y.headers && x.pause == y.pause;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, permit_feedback& x) {
+  return f(caf::meta::type_name("permit_feedback"), x.reserved_tokens, x.actual_tokens,
+           x.headers, x.pause);
+}
+
+} // namespace embedrt

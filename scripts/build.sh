@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures and builds one build tree. Usage: scripts/build.sh [release|asan] [cmake args...]
+#   release (default): build/       Release, -Werror, tests and tools
+#   asan:              build-asan/  Debug with AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-release}
+[[ $# -gt 0 ]] && shift
+case "$mode" in
+  release) dir=build; args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Debug -DEMBEDRT_SANITIZERS=ON) ;;
+  *) echo "usage: scripts/build.sh [release|asan] [cmake args...]" >&2; exit 2 ;;
+esac
+jobs=${EMBEDRT_JOBS:-$(nproc)}
+cmake -S . -B "$dir" -G Ninja -DEMBEDRT_WERROR=ON "${args[@]}" "$@" >/dev/null
+cmake --build "$dir" -j "$jobs"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian packages embedrt needs to build, test, run and benchmark.
+# Idempotent: prints nothing and touches nothing when everything is already present.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config   # toolchain
+  libcaf-dev                         # CAF 0.17.6 actors (core + io)
+  libcurl4-openssl-dev               # HTTP client (multi interface)
+  nlohmann-json3-dev                 # JSON for config, requests and small bodies
+  libsimdjson-dev                    # JSON for the float-heavy response path
+  libcpp-httplib-dev                 # the bundled mock upstream
+  libbenchmark-dev                   # Google Benchmark for bench/
+  clang-format                       # style check (.clang-format)
+)
+if [[ "${EMBEDRT_BENCH_DEPS:-0}" == 1 ]]; then
+  packages+=(nginx-light)            # static upstream for bench/ baseline cells
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >/dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

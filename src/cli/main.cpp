@@ -1,0 +1,4 @@
+// Placeholder: replaced by the CLI implementation.
+int main() {
+  return 0;
+}

@@ -1,0 +1,107 @@
+// The HTTP transport seen by a worker: submit a POST to the embeddings URL, get the
+// completion later through a sink, from any thread. `curl_transport` is the real one
+// (one curl multi handle on its own thread); tests script a fake one.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "messages/rate_limit.hpp"
+
+namespace embedrt::http {
+
+/// One POST of a JSON body to the configured embeddings URL.
+struct transfer_request {
+  /// Echoed in the result.
+  uint64_t id = 0;
+  /// JSON request body.
+  std::string body;
+  /// Total timeout (connect + send + body), counted from when the transfer starts.
+  std::chrono::milliseconds timeout{30000};
+};
+
+enum class transfer_status : uint8_t {
+  /// An HTTP response arrived completely (any status).
+  completed = 0,
+  /// Could not connect (refused, unreachable, name resolution, TLS handshake).
+  connect_failed,
+  /// The timeout passed, e.g. headers arrived but the body stalled.
+  timed_out,
+  /// The connection broke mid-exchange (reset, truncated or invalid response).
+  connection_lost,
+  /// Any other failure.
+  failed,
+  /// The transport itself is unusable (e.g. curl multi error); the worker must fail
+  /// so its supervisor restarts it.
+  transport_broken,
+};
+
+const char* to_string(transfer_status x);
+
+struct transfer_result {
+  uint64_t id = 0;
+  transfer_status status = transfer_status::completed;
+  /// HTTP status when `completed`, else 0.
+  uint16_t http_status = 0;
+  /// Response body. Its capacity is at least `size() + body_padding`, so simdjson can
+  /// parse it in place.
+  std::string body;
+  /// Transport error text (curl's message); never contains a header value.
+  std::string error;
+  /// Parsed `retry-after-ms` (preferred) or `Retry-After` (seconds or HTTP-date);
+  /// negative when absent or unparsable.
+  std::chrono::milliseconds retry_after{-1};
+  /// Parsed `x-ratelimit-*` headers.
+  rate_limit_headers limits;
+  /// From transfer start to completion or failure.
+  std::chrono::microseconds wire_time{0};
+};
+
+/// Extra capacity kept after a body for in-place JSON parsing (simdjson's padding).
+constexpr size_t body_padding = 64;
+
+/// Counters shared by all transports of a pool; updated with relaxed atomics from the
+/// transport threads, read by the pool actor. Outlive worker restarts.
+struct transport_counters {
+  std::atomic<uint64_t> connections_opened{0};
+  std::atomic<uint64_t> transfers_started{0};
+  std::atomic<uint64_t> transfers_completed{0};
+};
+
+/// Receives every completion exactly once, on a transport thread. Must not block.
+using completion_sink = std::function<void(transfer_result&&)>;
+
+class transport {
+public:
+  virtual ~transport() = default;
+
+  /// Starts a transfer and returns at once. Returns false (and never calls the sink
+  /// for it) when more than `max_in_flight` transfers would be outstanding. Called
+  /// by one thread at a time (the owning worker actor).
+  virtual bool submit(transfer_request req) = 0;
+};
+
+/// What a transport needs to know about the upstream. Holds the API key: never print.
+struct transport_settings {
+  /// Full URL, e.g. "https://api.openai.com/v1/embeddings".
+  std::string url;
+  /// Sent as `Authorization: Bearer <key>` when not empty.
+  std::string api_key;
+  /// CA bundle for peer verification; empty: the system's.
+  std::string ca_bundle;
+  std::chrono::milliseconds connect_timeout{5000};
+  /// Connections this transport may hold open, and transfers it accepts at once.
+  uint32_t max_connections = 8;
+  std::shared_ptr<transport_counters> counters;
+};
+
+/// Creates a transport that delivers completions to `sink`. Destroying the transport
+/// aborts outstanding transfers without calling the sink.
+using transport_factory = std::function<std::unique_ptr<transport>(
+  const transport_settings&, completion_sink)>;
+
+} // namespace embedrt::http

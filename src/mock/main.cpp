@@ -1,0 +1,4 @@
+// Placeholder: replaced by the mock upstream implementation.
+int main() {
+  return 0;
+}
