@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <caf/actor_clock.hpp>
 #include <caf/meta/type_name.hpp>
@@ -77,6 +78,8 @@ const char* to_string(call_result x);
 
 /// Reports the outcome of every call the breaker allowed, exactly once.
 struct call_outcome {
+  /// The model of the `breaker_check`.
+  std::string model;
   /// The verdict's generation.
   uint64_t generation = 0;
   /// Whether the verdict was `allowed_trial`.
@@ -87,14 +90,14 @@ struct call_outcome {
 };
 
 inline bool operator==(const call_outcome& x, const call_outcome& y) {
-  return x.generation == y.generation && x.trial == y.trial && x.result == y.result
-         && x.duration == y.duration;
+  return x.model == y.model && x.generation == y.generation && x.trial == y.trial
+         && x.result == y.result && x.duration == y.duration;
 }
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_outcome& x) {
-  return f(caf::meta::type_name("call_outcome"), x.generation, x.trial, x.result,
-           x.duration);
+  return f(caf::meta::type_name("call_outcome"), x.model, x.generation, x.trial,
+           x.result, x.duration);
 }
 
 } // namespace embedrt

@@ -44,8 +44,8 @@ using embedder_actor = caf::typed_actor<
   caf::replies_to<embed_request>::with<embed_result>, caf::reacts_to<host_embed>,
   caf::replies_to<acquire_credit>::with<credit_grant>,
   caf::reacts_to<host_acquire_credit>, caf::reacts_to<release_credit>,
-  caf::replies_to<begin_shutdown>::with<shutdown_report>, caf::reacts_to<pool_replaced>,
-  caf::reacts_to<availability_changed>,
+  caf::replies_to<begin_shutdown>::with<shutdown_report>,
+  caf::reacts_to<component_replaced>, caf::reacts_to<availability_changed>,
   caf::replies_to<caf::get_atom>::with<runtime_counters>>;
 
 /// Asks the supervisor for the entry point.

@@ -44,20 +44,25 @@ typename Inspector::result_type inspect(Inspector& f, shutdown_report& x) {
            x.answered_shutting_down);
 }
 
-/// Supervisor -> dispatcher: the pool was restarted; send attempts to `pool` (an
-/// `http_pool_actor`) from now on. Attempts that were on the old pool have been
-/// answered `worker_failed` by the dispatcher itself.
-struct pool_replaced {
-  caf::actor pool;
+enum class component_kind : uint8_t { rate_limiter = 0, circuit_breaker, http_pool };
+
+const char* to_string(component_kind x);
+
+/// Supervisor -> dispatcher: a component was restarted; talk to `handle` (of the
+/// component's typed interface) from now on. Work the dispatcher had pending at the old
+/// one is re-issued (permits, checks) or treated as `worker_failed` (calls).
+struct component_replaced {
+  component_kind kind = component_kind::http_pool;
+  caf::actor handle;
 };
 
-inline bool operator==(const pool_replaced& x, const pool_replaced& y) {
-  return x.pool == y.pool;
+inline bool operator==(const component_replaced& x, const component_replaced& y) {
+  return x.kind == y.kind && x.handle == y.handle;
 }
 
 template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, pool_replaced& x) {
-  return f(caf::meta::type_name("pool_replaced"), x.pool);
+typename Inspector::result_type inspect(Inspector& f, component_replaced& x) {
+  return f(caf::meta::type_name("component_replaced"), x.kind, x.handle);
 }
 
 /// Supervisor -> dispatcher: whether the runtime accepts work. While unavailable,

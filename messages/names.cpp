@@ -2,6 +2,7 @@
 #include "messages/circuit.hpp"
 #include "messages/embedding.hpp"
 #include "messages/http.hpp"
+#include "messages/lifecycle.hpp"
 #include "messages/observability.hpp"
 #include "messages/rate_limit.hpp"
 
@@ -67,6 +68,12 @@ const char* to_string(event_kind x) {
     "worker_failed",        "worker_restarted", "pool_restarted",
     "runtime_unavailable",  "shutdown_started",
   };
+  return name_of(names, static_cast<size_t>(x));
+}
+
+const char* to_string(component_kind x) {
+  static constexpr const char* names[] = {"rate_limiter", "circuit_breaker",
+                                          "http_pool"};
   return name_of(names, static_cast<size_t>(x));
 }
 
