@@ -18,15 +18,18 @@ const char* to_string(breaker_state x);
 struct breaker_check {
   /// Chosen by the requester, echoed in the verdict.
   uint64_t ticket = 0;
+  /// Which breaker: the model (the endpoint is fixed per runtime, so one state
+  /// machine per model is one per endpoint and model).
+  std::string model;
 };
 
 inline bool operator==(const breaker_check& x, const breaker_check& y) {
-  return x.ticket == y.ticket;
+  return x.ticket == y.ticket && x.model == y.model;
 }
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, breaker_check& x) {
-  return f(caf::meta::type_name("breaker_check"), x.ticket);
+  return f(caf::meta::type_name("breaker_check"), x.ticket, x.model);
 }
 
 enum class breaker_decision : uint8_t {
