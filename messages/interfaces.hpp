@@ -11,7 +11,9 @@
 
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "messages/host.hpp"
 #include "messages/type_ids.hpp"

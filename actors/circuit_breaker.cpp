@@ -1,0 +1,70 @@
+#include "actors/circuit_breaker.hpp"
+
+namespace embedrt {
+
+namespace {
+
+using self_ptr = circuit_breaker_actor::stateful_pointer<circuit_breaker_state>;
+
+policy::breaker_policy& breaker_for(self_ptr self, const std::string& model) {
+  auto& st = self->state;
+  auto i = st.breakers.find(model);
+  if (i == st.breakers.end())
+    i = st.breakers.emplace(model, policy::breaker_policy{st.cfg}).first;
+  return i->second;
+}
+
+void publish(self_ptr self, const std::string& model,
+             const policy::breaker_transition& t) {
+  auto& c = self->state.counters;
+  switch (t.to) {
+    case breaker_state::open: ++c.breaker_opened; break;
+    case breaker_state::half_open: ++c.breaker_half_opened; break;
+    case breaker_state::closed: ++c.breaker_closed; break;
+  }
+  std::string detail = to_string(t.from);
+  detail += "->";
+  detail += to_string(t.to);
+  self->send(self->state.events, runtime_event{event_kind::breaker_transitioned,
+                                               "circuit_breaker " + model, detail,
+                                               t.at});
+}
+
+} // namespace
+
+circuit_breaker_actor::behavior_type
+circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> self,
+                circuit_breaker_config cfg, event_sink_actor events) {
+  self->state.cfg = cfg;
+  self->state.generation_base = static_cast<uint64_t>(self->id()) << 32;
+  self->state.events = std::move(events);
+  return {
+    // -- requests ---------------------------------------------------------------------
+    [=](breaker_check& check) {
+      auto now = self->clock().now();
+      auto& breaker = breaker_for(self, check.model);
+      auto r = breaker.check(now);
+      if (r.transition)
+        publish(self, check.model, *r.transition);
+      if (r.decision == breaker_decision::rejected_open
+          || r.decision == breaker_decision::rejected_half_open_busy)
+        ++self->state.counters.calls_rejected_circuit_open;
+      return breaker_verdict{check.ticket, r.decision,
+                             self->state.generation_base + r.generation, r.retry_at};
+    },
+    // -- events -----------------------------------------------------------------------
+    [=](call_outcome& x) {
+      auto base = self->state.generation_base;
+      if (x.generation < base)
+        return; // a verdict of an earlier incarnation
+      auto now = self->clock().now();
+      auto& breaker = breaker_for(self, x.model);
+      if (auto t = breaker.record(x.generation - base, x.trial, x.result, x.duration,
+                                  now))
+        publish(self, x.model, *t);
+    },
+    [=](caf::get_atom) { return self->state.counters; },
+  };
+}
+
+} // namespace embedrt

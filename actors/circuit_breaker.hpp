@@ -1,0 +1,35 @@
+// Circuit breaker: one closed/open/half-open state machine per model of the runtime's
+// single endpoint (so one per endpoint and model). Answers `breaker_check` with a
+// verdict and learns from `call_outcome`. OPEN -> HALF_OPEN is decided lazily on the
+// next check (no timer), like resilience4j's default. Every transition is counted and
+// published as a `runtime_event` ("closed->open").
+//
+// Assumes one runtime per upstream; does not share state across processes.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "config/runtime_config.hpp"
+#include "messages/interfaces.hpp"
+#include "src/policy/breaker_policy.hpp"
+
+namespace embedrt {
+
+struct circuit_breaker_state {
+  static inline const char* name = "circuit_breaker";
+  circuit_breaker_config cfg;
+  /// Model -> state machine.
+  std::map<std::string, policy::breaker_policy> breakers;
+  /// Added to the policies' generations so verdicts of an earlier incarnation of this
+  /// actor never match this one's.
+  uint64_t generation_base = 0;
+  event_sink_actor events;
+  runtime_counters counters;
+};
+
+circuit_breaker_actor::behavior_type
+circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> self,
+                circuit_breaker_config cfg, event_sink_actor events);
+
+} // namespace embedrt

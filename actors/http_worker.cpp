@@ -1,0 +1,117 @@
+#include "actors/http_worker.hpp"
+
+#include <stdexcept>
+
+#include <caf/send.hpp>
+
+#include "src/openai/embeddings_codec.hpp"
+
+namespace embedrt {
+
+http_call_result to_call_result(http::transfer_result&& x,
+                                const http_worker_state::in_flight& call) {
+  http_call_result r;
+  r.attempt_id = x.id;
+  r.http_status = x.http_status;
+  r.retry_after = x.retry_after;
+  r.limits = x.limits;
+  r.wire_time = x.wire_time;
+  switch (x.status) {
+    case http::transfer_status::completed: break;
+    case http::transfer_status::connect_failed:
+      r.status = attempt_status::connect_failed;
+      r.detail = std::move(x.error);
+      return r;
+    case http::transfer_status::timed_out:
+      r.status = attempt_status::timed_out;
+      r.detail = std::move(x.error);
+      return r;
+    case http::transfer_status::connection_lost:
+      r.status = attempt_status::connection_lost;
+      r.detail = std::move(x.error);
+      return r;
+    case http::transfer_status::failed:
+    case http::transfer_status::transport_broken:
+      r.status = attempt_status::transport_error;
+      r.detail = std::move(x.error);
+      return r;
+  }
+  if (x.http_status < 200 || x.http_status >= 300) {
+    r.status = attempt_status::http_error;
+    r.detail = openai::upstream_error_message(x.body);
+    return r;
+  }
+  openai::decoded_response decoded;
+  auto st = openai::decode_response(x.body, call.input_count, call.expected_dimension,
+                                    call.encoding, decoded);
+  if (!st.ok()) {
+    r.status = attempt_status::bad_response;
+    r.detail = std::string{openai::to_string(st.defect)} + ": " + st.reason;
+    return r;
+  }
+  r.status = attempt_status::succeeded;
+  r.embeddings = std::move(decoded.embeddings);
+  r.usage = embedding_usage{decoded.prompt_tokens, decoded.total_tokens};
+  return r;
+}
+
+http_worker_actor::behavior_type
+http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
+            http_worker_args args) {
+  auto& st = self->state;
+  st.args = std::move(args);
+  // The transport thread reports through a weak handle: a completion for a worker
+  // that is gone is dropped, and the pool answers its calls.
+  caf::weak_actor_ptr weak = self->ctrl();
+  st.transport = st.args.make_transport(st.args.settings,
+                                        [weak](http::transfer_result&& x) {
+                                          if (auto strong = weak.lock())
+                                            caf::anon_send(
+                                              caf::actor_cast<caf::actor>(strong),
+                                              transfer_done{std::move(x)});
+                                        });
+  return {
+    // -- requests ---------------------------------------------------------------------
+    [=](http_call& call) {
+      auto& s = self->state;
+      s.calls.emplace(call.attempt_id,
+                      http_worker_state::in_flight{call.input_count,
+                                                   call.expected_dimension,
+                                                   call.encoding});
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
+      http::transfer_request req{call.attempt_id, std::move(call.body),
+                                 std::max(ms, std::chrono::milliseconds{1})};
+      if (!s.transport->submit(std::move(req))) {
+        s.calls.erase(call.attempt_id);
+        http_call_result r;
+        r.attempt_id = call.attempt_id;
+        r.status = attempt_status::transport_error;
+        r.detail = "the worker's transport is at capacity";
+        self->send(s.args.pool, std::move(r));
+      }
+    },
+    // -- events -----------------------------------------------------------------------
+    [=](transfer_done& done) {
+      auto& s = self->state;
+      if (done.result.status == http::transfer_status::transport_broken) {
+        // The curl state is unusable: fail, and let the pool restart us.
+        self->quit(caf::make_error(caf::sec::runtime_error,
+                                   "transport broken: " + done.result.error));
+        return;
+      }
+      auto i = s.calls.find(done.result.id);
+      if (i == s.calls.end())
+        return;
+      auto meta = i->second;
+      s.calls.erase(i);
+      self->send(s.args.pool, to_call_result(std::move(done.result), meta));
+    },
+    // -- supervision ------------------------------------------------------------------
+    [=](crash_worker_for_test) {
+      if (self->state.args.test_hooks)
+        throw std::runtime_error("worker crash requested by a test");
+    },
+  };
+}
+
+} // namespace embedrt

@@ -1,0 +1,74 @@
+// HTTP worker: owns one transport (in production a curl multi handle on its own
+// thread) and turns `http_call`s into checked `http_call_result`s for its pool. Many
+// transfers run at once; the actor itself never blocks. Completions arrive from the
+// transport thread as `transfer_done` messages; the body is decoded and checked here
+// (simdjson), on the actor scheduler, not on the transport thread.
+//
+// A worker fails (and its pool restarts it) when its transport breaks or when a test
+// asks it to; what it had in flight is answered by the pool.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "messages/interfaces.hpp"
+#include "src/http/transport.hpp"
+
+namespace embedrt {
+
+/// A finished transfer, sent by the transport thread to its worker.
+struct transfer_done {
+  http::transfer_result result;
+};
+
+} // namespace embedrt
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(embedrt::transfer_done)
+
+namespace embedrt {
+
+/// Where a worker sends its results (its pool).
+using worker_sink_actor = caf::typed_actor<caf::reacts_to<http_call_result>>;
+
+using http_worker_actor
+  = caf::typed_actor<caf::reacts_to<http_call>, caf::reacts_to<transfer_done>,
+                     caf::reacts_to<crash_worker_for_test>>;
+
+struct http_worker_args {
+  /// Position in the pool, for events and tests.
+  uint32_t index = 0;
+  worker_sink_actor pool;
+  /// Holds the API key: never printed, never put in a message.
+  http::transport_settings settings;
+  http::transport_factory make_transport;
+  /// Honour `crash_worker_for_test`.
+  bool test_hooks = false;
+};
+
+struct http_worker_state {
+  static inline const char* name = "http_worker";
+
+  struct in_flight {
+    uint32_t input_count = 0;
+    uint32_t expected_dimension = 0;
+    encoding_format encoding = encoding_format::base64;
+  };
+
+  http_worker_args args;
+  std::unique_ptr<http::transport> transport;
+  std::unordered_map<uint64_t, in_flight> calls;
+};
+
+http_worker_actor::behavior_type
+http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
+            http_worker_args args);
+
+/// Maps a finished transfer to the attempt's result: status mapping, the upstream's
+/// error message for non-2xx, and the full response check for 2xx. Pure.
+http_call_result to_call_result(http::transfer_result&& x,
+                                const http_worker_state::in_flight& call);
+
+} // namespace embedrt

@@ -1,0 +1,47 @@
+// Rate limiter: requests and tokens per minute for the whole runtime.
+//
+// Permits are answered in FIFO order from a bounded queue; a permit that cannot be
+// granted before its deadline is denied at once instead of waiting in vain. A 429
+// pauses grants for everybody, and the upstream's x-ratelimit-* headers cap the buckets
+// (the policy decides; this actor only queues, times and replies).
+//
+// Assumes one limiter per runtime (one API key); does not share state across processes.
+#pragma once
+
+#include <deque>
+#include <memory>
+
+#include <caf/typed_response_promise.hpp>
+
+#include "config/runtime_config.hpp"
+#include "messages/interfaces.hpp"
+#include "src/policy/rate_limit_policy.hpp"
+
+namespace embedrt {
+
+/// The limiter's full interface, including its own timer.
+using rate_limiter_impl = rate_limiter_actor::extend<caf::reacts_to<caf::tick_atom>>;
+
+struct rate_limiter_state {
+  static inline const char* name = "rate_limiter";
+
+  struct waiting {
+    caf::typed_response_promise<permit_decision> promise;
+    acquire_permit request;
+    caf::actor_clock::time_point since;
+  };
+
+  std::unique_ptr<policy::rate_limit_policy> policy;
+  std::deque<waiting> queue;
+  uint32_t max_queued = 0;
+  /// When the pending tick fires; max() when none is pending.
+  caf::actor_clock::time_point tick_at = caf::actor_clock::time_point::max();
+  event_sink_actor events;
+  runtime_counters counters;
+};
+
+rate_limiter_impl::behavior_type
+rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
+             rate_limiter_config cfg, event_sink_actor events);
+
+} // namespace embedrt

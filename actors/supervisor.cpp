@@ -1,0 +1,173 @@
+#include "actors/supervisor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include <caf/send.hpp>
+
+#include "actors/circuit_breaker.hpp"
+#include "actors/rate_limiter.hpp"
+
+namespace embedrt {
+
+namespace {
+
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+void publish(self_ptr self, runtime_event ev) {
+  for (auto& s : self->state.subscribers)
+    caf::anon_send(s, ev);
+}
+
+event_sink_actor events_of(self_ptr self) {
+  return caf::actor_cast<event_sink_actor>(self);
+}
+
+void spawn_limiter(self_ptr self) {
+  self->state.limiter = self->spawn<caf::monitored>(
+    rate_limiter, self->state.args.config.rate_limiter, events_of(self));
+}
+
+void spawn_breaker(self_ptr self) {
+  self->state.breaker = self->spawn<caf::monitored>(
+    circuit_breaker, self->state.args.config.circuit_breaker, events_of(self));
+}
+
+void spawn_pool(self_ptr self) {
+  auto& st = self->state;
+  http_pool_args pa;
+  pa.pool = st.args.config.http_pool;
+  pa.supervision = st.args.config.supervision;
+  pa.transport = st.args.transport;
+  pa.make_transport = st.args.make_transport;
+  pa.events = events_of(self);
+  pa.seed = st.args.config.retry.seed == 0
+              ? 0
+              : st.args.config.retry.seed + ++st.pool_incarnation;
+  st.pool = self->spawn<caf::monitored>(http_worker_pool, std::move(pa));
+}
+
+template <class Handle>
+bool is(const Handle& h, const caf::actor_addr& addr) {
+  return h && h.address() == addr;
+}
+
+void replaced(self_ptr self, component_kind kind, caf::actor handle) {
+  self->send(self->state.dispatcher, component_replaced{kind, std::move(handle)});
+}
+
+void on_down(self_ptr self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (is(st.pool, dm.source)) {
+    st.pool = nullptr;
+    if (st.pool_intensity->record(now)) {
+      spawn_pool(self);
+      ++st.counters.pools_restarted;
+      replaced(self, component_kind::http_pool, caf::actor_cast<caf::actor>(st.pool));
+      publish(self, runtime_event{event_kind::pool_restarted, "supervisor",
+                                  to_string(dm.reason), now});
+    } else {
+      st.available = false;
+      auto why = "the HTTP pool kept failing (" + to_string(dm.reason)
+                 + "); the runtime stopped accepting work";
+      self->send(st.dispatcher, availability_changed{false, why});
+      publish(self,
+              runtime_event{event_kind::runtime_unavailable, "supervisor", why, now});
+    }
+  } else if (is(st.limiter, dm.source)) {
+    spawn_limiter(self);
+    replaced(self, component_kind::rate_limiter,
+             caf::actor_cast<caf::actor>(st.limiter));
+  } else if (is(st.breaker, dm.source)) {
+    spawn_breaker(self);
+    replaced(self, component_kind::circuit_breaker,
+             caf::actor_cast<caf::actor>(st.breaker));
+  } else if (is(st.dispatcher, dm.source)) {
+    st.dispatcher = nullptr;
+    st.available = false;
+    publish(self, runtime_event{event_kind::runtime_unavailable, "supervisor",
+                                "the dispatcher failed: " + to_string(dm.reason),
+                                now});
+  }
+}
+
+} // namespace
+
+supervisor_state::~supervisor_state() {
+  auto stop = [](const auto& h) {
+    if (h)
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  };
+  stop(dispatcher);
+  stop(pool);
+  stop(breaker);
+  stop(limiter);
+}
+
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           supervisor_args args) {
+  auto& st = self->state;
+  st.args = std::move(args);
+  const auto& sup = st.args.config.supervision;
+  st.pool_intensity = std::make_unique<policy::restart_intensity>(
+    sup.max_pool_restarts, std::chrono::milliseconds{sup.pool_restart_window_ms});
+  spawn_limiter(self);
+  spawn_breaker(self);
+  spawn_pool(self);
+  st.dispatcher = self->spawn<caf::monitored>(
+    dispatcher, dispatcher_args{st.args.config, st.limiter, st.breaker, st.pool,
+                                events_of(self)});
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  return {
+    // -- events -----------------------------------------------------------------------
+    [=](runtime_event& ev) { publish(self, std::move(ev)); },
+    [=](caf::subscribe_atom, caf::actor& who) {
+      auto& subs = self->state.subscribers;
+      if (std::find(subs.begin(), subs.end(), who) == subs.end())
+        subs.push_back(std::move(who));
+    },
+    [=](caf::unsubscribe_atom, caf::actor& who) {
+      auto& subs = self->state.subscribers;
+      subs.erase(std::remove(subs.begin(), subs.end(), who), subs.end());
+    },
+    // -- requests ---------------------------------------------------------------------
+    [=](caf::get_atom, embedder_atom) { return self->state.dispatcher; },
+    [=](caf::get_atom) -> caf::result<runtime_counters> {
+      // Fan out to every child and add up; a child that does not answer in time (or
+      // is gone) contributes nothing rather than blocking the answer.
+      auto& s = self->state;
+      auto rp = self->make_response_promise<runtime_counters>();
+      struct join_state {
+        runtime_counters sum;
+        int left = 4;
+      };
+      auto acc = std::make_shared<join_state>();
+      acc->sum = s.counters;
+      auto add = [=](runtime_counters& c) mutable {
+        acc->sum += c;
+        if (--acc->left == 0)
+          rp.deliver(acc->sum);
+      };
+      auto skip = [=](caf::error&) mutable {
+        if (--acc->left == 0)
+          rp.deliver(acc->sum);
+      };
+      auto timeout = std::chrono::seconds{5};
+      self->request(s.limiter, timeout, caf::get_atom::value).then(add, skip);
+      self->request(s.breaker, timeout, caf::get_atom::value).then(add, skip);
+      self->request(s.pool, timeout, caf::get_atom::value).then(add, skip);
+      self->request(s.dispatcher, timeout, caf::get_atom::value).then(add, skip);
+      return rp;
+    },
+    // -- supervision ------------------------------------------------------------------
+    [=](crash_worker_for_test& x) {
+      if (self->state.pool)
+        self->send(self->state.pool, x);
+    },
+  };
+}
+
+} // namespace embedrt

@@ -1,0 +1,132 @@
+// The embeddable facade: start the actors from a config, embed texts, stop.
+//
+//   std::vector<embedrt::config_error> errors;
+//   auto rt = embedrt::runtime::start(cfg, errors);      // or start_from_file(path, ...)
+//   auto outcome = rt->embed({"what is a vector?"}).get();
+//   if (outcome) use(outcome.value().embeddings[0]);
+//   else         log(outcome.error().code, outcome.error().message);
+//
+// Hosts that are CAF actors talk to `embedder()` directly:
+//   self->request(rt->embedder(), 30s, embed_request{...}).then(...);
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "config/runtime_config.hpp"
+#include "messages/interfaces.hpp"
+#include "src/http/transport.hpp"
+
+namespace embedrt {
+
+struct runtime_options {
+  /// Replaces libcurl (tests); empty: the libcurl transport.
+  http::transport_factory transport;
+  /// CAF scheduler threads; 0: CAF's default (one per core).
+  size_t scheduler_threads = 0;
+  /// Called for every `runtime_event`, on a CAF thread; must not block.
+  std::function<void(const runtime_event&)> on_event;
+};
+
+class runtime {
+public:
+  /// Validates `cfg`, resolves the endpoint (base URL and API key from the
+  /// environment) and starts the actors. Returns nullptr and fills `errors` (every
+  /// broken rule, key named, secrets never shown) when the config is invalid.
+  static std::unique_ptr<runtime> start(const runtime_config& cfg,
+                                        std::vector<config_error>& errors,
+                                        runtime_options opts = {});
+
+  /// Reads `path` (CAF 0.17 INI syntax, e.g. config/caf-application.conf), then as
+  /// `start`. A missing file is an error.
+  static std::unique_ptr<runtime> start_from_file(const std::string& path,
+                                                  std::vector<config_error>& errors,
+                                                  runtime_options opts = {});
+
+  /// Stops with the configured grace period if `stop` was not called.
+  ~runtime();
+
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Embeds `texts`; the future always becomes ready, before the request's deadline,
+  /// with the vectors or a typed error.
+  std::future<embed_outcome> embed(std::vector<std::string> texts,
+                                   embed_options opts = {});
+
+  /// Callback form; `done` runs exactly once, on a CAF thread, and must not block.
+  void embed(std::vector<std::string> texts, embed_options opts,
+             std::function<void(embed_outcome)> done);
+
+  /// Bulk form for many texts: split into requests of `texts_per_request`, sent on
+  /// the bulk lane with credit (it waits for room instead of being shed). The outcome
+  /// holds every vector in order, or the first error.
+  std::future<embed_outcome> embed_many(std::vector<std::string> texts,
+                                        embed_options opts = {},
+                                        uint32_t texts_per_request = 64);
+
+  /// The entry point for hosts that are CAF actors.
+  embedder_actor embedder() const noexcept { return embedder_; }
+  supervisor_actor supervisor() const noexcept { return supervisor_; }
+  caf::actor_system& system() noexcept { return *system_; }
+  const runtime_config& config() const noexcept { return config_; }
+
+  /// All counters, added up over the actors. Blocks up to a few seconds.
+  runtime_counters counters();
+
+  /// Stops admitting, lets admitted requests finish within `grace`, answers the rest
+  /// `shutting_down`, then stops every actor. Idempotent.
+  shutdown_report stop(std::chrono::milliseconds grace);
+  shutdown_report stop();
+
+  /// Test hook (needs `supervision.test_hooks`): makes worker `index` fail.
+  void crash_worker_for_test(uint32_t index);
+
+private:
+  runtime() = default;
+
+  runtime_config config_;
+  std::unique_ptr<caf::actor_system_config> system_config_;
+  std::unique_ptr<caf::actor_system> system_;
+  supervisor_actor supervisor_;
+  embedder_actor embedder_;
+  caf::actor event_forwarder_;
+  bool stopped_ = false;
+  shutdown_report last_report_;
+};
+
+/// Feeds bulk work from a host thread: `submit` blocks while the bulk lane has no
+/// room (credit), so a producer reading a huge file never outruns the runtime and
+/// memory stays bounded. Not thread-safe: one producer thread per session.
+class bulk_session {
+public:
+  /// `credit_batch`: credit asked for at once (fewer round trips).
+  explicit bulk_session(runtime& rt, uint32_t credit_batch = 256);
+
+  /// Returns unused credit.
+  ~bulk_session();
+
+  bulk_session(const bulk_session&) = delete;
+  bulk_session& operator=(const bulk_session&) = delete;
+
+  /// Waits for credit, then submits on the bulk lane; `done` runs exactly once on a
+  /// CAF thread. Returns false (and does not call `done`) when the runtime is
+  /// shutting down.
+  bool submit(std::vector<std::string> texts, embed_options opts,
+              std::function<void(embed_outcome)> done);
+
+private:
+  runtime& rt_;
+  uint32_t credit_batch_;
+  uint32_t credit_ = 0;
+};
+
+} // namespace embedrt
