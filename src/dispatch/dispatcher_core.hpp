@@ -115,6 +115,8 @@ public:
   size_t pending_batches() const noexcept { return batches_.size(); }
   /// Attempts holding a pipeline slot (permit, verdict or call outstanding).
   uint32_t active_attempts() const noexcept { return active_; }
+  /// Entries in the timer heap (live and not yet compacted).
+  size_t pending_timers() const noexcept { return timers_.size(); }
 
 private:
   struct waiter {
