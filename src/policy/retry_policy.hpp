@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/runtime_config.hpp"
+#include "messages/circuit.hpp"
 #include "messages/errors.hpp"
 #include "messages/http.hpp"
 #include "src/policy/backoff.hpp"
