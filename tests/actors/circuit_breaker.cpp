@@ -16,12 +16,12 @@ struct breaker_fixture : fixture {
   circuit_breaker_actor breaker;
 
   breaker_fixture() {
-    circuit_breaker_config cfg;
-    cfg.consecutive_failures = 3;
-    cfg.failure_rate_percent = 0;
-    cfg.open_duration_ms = 30000;
-    cfg.half_open_trials = 1;
-    breaker = sys.spawn(circuit_breaker, cfg, collect_events(sys, events));
+    circuit_breaker_config bc;
+    bc.consecutive_failures = 3;
+    bc.failure_rate_percent = 0;
+    bc.open_duration_ms = 30000;
+    bc.half_open_trials = 1;
+    breaker = sys.spawn(circuit_breaker, bc, collect_events(sys, events));
     sched.run();
   }
 

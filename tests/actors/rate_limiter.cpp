@@ -15,8 +15,8 @@ struct limiter_fixture : fixture {
     = std::make_shared<std::vector<runtime_event>>();
   rate_limiter_actor limiter;
 
-  void start(rate_limiter_config cfg) {
-    limiter = sys.spawn(rate_limiter, cfg, collect_events(sys, events));
+  void start(rate_limiter_config rl) {
+    limiter = sys.spawn(rate_limiter, rl, collect_events(sys, events));
     sched.run();
   }
 
@@ -43,9 +43,9 @@ CAF_TEST(an unlimited limiter grants at once) {
 }
 
 CAF_TEST(at 60 requests per minute the second permit waits one second) {
-  rate_limiter_config cfg;
-  cfg.requests_per_minute = 60;
-  start(cfg);
+  rate_limiter_config rl;
+  rl.requests_per_minute = 60;
+  start(rl);
   auto a = permit(1, 1);
   auto b = permit(2, 1);
   auto c = permit(3, 1);
@@ -66,9 +66,9 @@ CAF_TEST(at 60 requests per minute the second permit waits one second) {
 }
 
 CAF_TEST(a permit that cannot be granted before its deadline is denied at once) {
-  rate_limiter_config cfg;
-  cfg.requests_per_minute = 6; // one per 10 s
-  start(cfg);
+  rate_limiter_config rl;
+  rl.requests_per_minute = 6; // one per 10 s
+  start(rl);
   permit(1, 1);
   auto b = permit(2, 1, 2s);
   CAF_REQUIRE(b->done);
@@ -76,10 +76,10 @@ CAF_TEST(a permit that cannot be granted before its deadline is denied at once) 
 }
 
 CAF_TEST(a full queue denies with queue_full) {
-  rate_limiter_config cfg;
-  cfg.requests_per_minute = 60;
-  cfg.max_queued = 1;
-  start(cfg);
+  rate_limiter_config rl;
+  rl.requests_per_minute = 60;
+  rl.max_queued = 1;
+  start(rl);
   permit(1, 1);
   auto b = permit(2, 1);
   auto c = permit(3, 1);

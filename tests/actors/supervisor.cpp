@@ -1,0 +1,174 @@
+#define CAF_SUITE actors.supervisor
+#include "actors/supervisor.hpp"
+
+#include "tests/support/actor_helpers.hpp"
+#include "tests/support/fake_transport.hpp"
+#include "tests/support/fixture.hpp"
+
+using namespace embedrt;
+using namespace embedrt::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The whole runtime on the deterministic scheduler, with a scripted upstream.
+struct pipeline_fixture : fixture {
+  std::shared_ptr<fake_upstream> upstream = std::make_shared<fake_upstream>();
+  std::shared_ptr<std::vector<runtime_event>> events
+    = std::make_shared<std::vector<runtime_event>>();
+  runtime_config rc;
+  supervisor_actor sup;
+  embedder_actor embedder;
+
+  pipeline_fixture() {
+    rc.endpoint.model = "m";
+    rc.endpoint.encoding_format = "float";
+    rc.http_pool.workers = 1;
+    rc.http_pool.max_connections = 4;
+    rc.batching.linger_us = 0;
+    rc.retry.seed = 3;
+    rc.retry.base_delay_ms = 100;
+    rc.retry.max_delay_ms = 100;
+    rc.circuit_breaker.consecutive_failures = 3;
+    rc.circuit_breaker.failure_rate_percent = 0;
+    rc.circuit_breaker.open_duration_ms = 30000;
+    rc.circuit_breaker.half_open_trials = 1;
+    rc.supervision.test_hooks = true;
+    rc.supervision.restart_min_backoff_ms = 10;
+    rc.supervision.restart_max_backoff_ms = 10;
+    rc.supervision.restart_jitter_percent = 0;
+  }
+
+  void start() {
+    supervisor_args args;
+    args.config = rc;
+    args.transport.counters = std::make_shared<http::transport_counters>();
+    args.make_transport = upstream->factory();
+    sup = sys.spawn(supervisor, std::move(args));
+    sched.run();
+    auto subscriber = sys.spawn([ev = events](caf::event_based_actor*) -> caf::behavior {
+      return {[ev](runtime_event& x) { ev->push_back(std::move(x)); }};
+    });
+    self->send(sup, caf::subscribe_atom::value, subscriber);
+    embedder = request<embedder_actor>(sup, caf::get_atom::value,
+                                       embedder_atom::value);
+    sched.run();
+  }
+
+  std::shared_ptr<answer<embed_result>> embed(std::vector<std::string> texts,
+                                              lane l = lane::interactive) {
+    embed_request req;
+    req.texts = std::move(texts);
+    req.options.priority = l;
+    auto a = ask<embed_result>(sys, embedder, std::move(req));
+    sched.run();
+    return a;
+  }
+
+  std::vector<std::string> details(event_kind k) const {
+    std::vector<std::string> result;
+    for (auto& e : *events)
+      if (e.kind == k)
+        result.push_back(e.detail);
+    return result;
+  }
+
+  embed_errc code_of(const answer<embed_result>& a) const {
+    return to_failure(a.error).code;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(supervisor_tests, pipeline_fixture)
+
+CAF_TEST(an embed request travels through every stage and comes back) {
+  start();
+  auto a = embed({"hello", "world!"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0, 3);
+  sched.run();
+  CAF_REQUIRE(a->done);
+  CAF_REQUIRE(!a->error);
+  CAF_CHECK(a->value.embeddings[0] == fake_upstream::vector_for("hello", 3));
+  CAF_CHECK(a->value.embeddings[1] == fake_upstream::vector_for("world!", 3));
+  auto c = request<runtime_counters>(sup, caf::get_atom::value);
+  CAF_CHECK_EQUAL(c.requests_succeeded, 1u);
+  CAF_CHECK_EQUAL(c.permits_granted, 1u);
+  CAF_CHECK_EQUAL(c.calls_completed, 1u);
+  CAF_CHECK_EQUAL(c.responses_2xx, 1u);
+}
+
+CAF_TEST(a crash in flight is re-sent and answered exactly once) {
+  start();
+  auto a = embed({"x"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  self->send(sup, crash_worker_for_test{0});
+  sched.run();
+  CAF_CHECK(!a->done);
+  advance_time(100ms); // worker restart (10 ms) and retry backoff (<= 100 ms)
+  sched.run();
+  advance_time(100ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0);
+  sched.run();
+  CAF_REQUIRE(a->done);
+  CAF_CHECK(!a->error);
+  auto c = request<runtime_counters>(sup, caf::get_atom::value);
+  CAF_CHECK_EQUAL(c.attempts_redispatched_worker_failed, 1u);
+  CAF_CHECK_EQUAL(c.workers_restarted, 1u);
+  CAF_CHECK_EQUAL(c.requests_succeeded, 1u);
+}
+
+CAF_TEST(three 503s open the breaker and a trial closes it after the open period) {
+  rc.retry.max_attempts = 1;
+  start();
+  for (int i = 0; i < 3; ++i) {
+    auto a = embed({"t" + std::to_string(i)});
+    upstream->complete_status(0, 503);
+    sched.run();
+    CAF_CHECK(code_of(*a) == embed_errc::upstream_unavailable);
+  }
+  auto fast = embed({"interactive"});
+  CAF_CHECK(fast->done);
+  CAF_CHECK(code_of(*fast) == embed_errc::circuit_open);
+  CAF_CHECK(upstream->pending().empty()); // no network traffic
+  auto bulk = embed({"bulk"}, lane::bulk);
+  CAF_CHECK(!bulk->done); // waits for the half-open outcome
+  advance_time(30s);
+  sched.run();
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0);
+  sched.run();
+  CAF_REQUIRE(bulk->done);
+  CAF_CHECK(!bulk->error);
+  CAF_CHECK_EQUAL(details(event_kind::breaker_transitioned),
+                  (std::vector<std::string>{"closed->open", "open->half_open",
+                                            "half_open->closed"}));
+  auto c = request<runtime_counters>(sup, caf::get_atom::value);
+  CAF_CHECK_EQUAL(c.breaker_opened, 1u);
+  CAF_CHECK_EQUAL(c.requests_failed_circuit_open, 1u);
+}
+
+CAF_TEST(a pool failing past its intensity is restarted and then given up) {
+  rc.supervision.max_worker_restarts = 0; // the first crash escalates
+  rc.supervision.max_pool_restarts = 1;
+  start();
+  self->send(sup, crash_worker_for_test{0});
+  sched.run();
+  CAF_CHECK_EQUAL(details(event_kind::pool_restarted).size(), 1u);
+  auto a = embed({"still served"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0);
+  sched.run();
+  CAF_CHECK(a->done && !a->error);
+  self->send(sup, crash_worker_for_test{0});
+  sched.run();
+  CAF_CHECK_EQUAL(details(event_kind::runtime_unavailable).size(), 1u);
+  auto b = embed({"refused"});
+  CAF_CHECK(b->done);
+  CAF_CHECK(code_of(*b) == embed_errc::runtime_unavailable);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
