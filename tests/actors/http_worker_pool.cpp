@@ -18,6 +18,13 @@ struct pool_fixture : fixture {
   http_pool_actor pool;
   uint64_t next_attempt = 1;
 
+  ~pool_fixture() {
+    // Pool and workers reference each other: stop them explicitly.
+    if (pool)
+      caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+    run();
+  }
+
   void start(uint32_t workers, uint32_t connections, uint32_t max_restarts = 10) {
     http_pool_args args;
     args.pool.workers = workers;
@@ -105,7 +112,7 @@ CAF_TEST(calls are spread over workers within their capacity) {
   CAF_CHECK_EQUAL(upstream->pending().size(), 4u);
 }
 
-CAF_TEST(a crashed worker's calls are answered worker_failed and it restarts) {
+CAF_TEST(the calls of a crashed worker are answered worker_failed and it restarts) {
   start(1, 2);
   auto a = call("a");
   auto b = call("b");

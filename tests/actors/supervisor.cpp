@@ -39,6 +39,14 @@ struct pipeline_fixture : fixture {
     rc.supervision.restart_jitter_percent = 0;
   }
 
+  ~pipeline_fixture() {
+    // The supervisor and its children reference each other (events, results): stop
+    // them explicitly, as runtime::stop does.
+    if (sup)
+      caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    run();
+  }
+
   void start() {
     supervisor_args args;
     args.config = rc;
