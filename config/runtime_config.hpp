@@ -149,7 +149,8 @@ struct retry_config {
   uint32_t budget_min_per_second = 10;
   /// Sliding window of the budget, ms. Default 10000, range 100..3600000.
   uint32_t budget_window_ms = 10000;
-  /// RNG seed of the jitter; 0: from std::random_device.
+  /// RNG seed of the jitter; 0: from std::random_device. Range 0..9223372036854775807
+  /// (integers in a CAF 0.17 config file are signed 64-bit).
   uint64_t seed = 0;
 };
 
