@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/supervisor.hpp"
+#include "config/config_loader.hpp"
 #include "src/http/curl_transport.hpp"
 
 namespace embedrt {
@@ -184,6 +185,16 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   if (!errors.empty())
     return nullptr;
   return rt;
+}
+
+std::unique_ptr<runtime> runtime::start_from_file(const std::string& path,
+                                                  std::vector<config_error>& errors,
+                                                  runtime_options opts) {
+  embedrt_config cfg;
+  errors = load_config_file(cfg, path);
+  if (!errors.empty())
+    return nullptr;
+  return start(cfg.values, errors, std::move(opts));
 }
 
 runtime::~runtime() {

@@ -1,0 +1,160 @@
+#include "src/cli/cli.hpp"
+
+#include <ostream>
+
+#include "config/config_loader.hpp"
+#include "src/cli/embed_job.hpp"
+#include "src/runtime.hpp"
+
+namespace embedrt::cli {
+
+namespace {
+
+constexpr const char* usage_text = R"(usage:
+  embedrt embed --input FILE --output FILE [--config FILE] [--base-url URL]
+                [--model NAME] [--no-progress] [--embedrt.<section>.<key>=VALUE ...]
+  embedrt config dump [--config FILE] [--embedrt.<section>.<key>=VALUE ...]
+  embedrt config keys
+  embedrt --help
+
+embed   reads JSONL lines {"id": ..., "text": "..."} and writes one JSONL line per
+        input line, in order: {"id": ..., "embedding": [...]} or
+        {"id": ..., "error": {"code": "...", "message": "..."}}.
+        Exit 0: every line embedded; 1: some lines failed; 2: usage or config error.
+config  dump: the effective configuration (no secrets); keys: every key as a table.
+
+Every key of config/caf-application.conf is also an option, e.g.
+  --embedrt.http_pool.max_connections=64 --embedrt.batching.enabled=false
+The API key is read from the environment variable named by
+embedrt.endpoint.api_key_env (default OPENAI_API_KEY); it is never printed.
+)";
+
+/// Takes `--name VALUE` or `--name=VALUE` at `args[i]`; advances `i` past the value.
+bool take_value(const std::vector<std::string>& args, size_t& i,
+                const std::string& name, std::string& value) {
+  const auto& a = args[i];
+  if (a == name && i + 1 < args.size()) {
+    value = args[++i];
+    return true;
+  }
+  if (a.size() > name.size() + 1 && a.compare(0, name.size(), name) == 0
+      && a[name.size()] == '=') {
+    value = a.substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+struct parsed_args {
+  embed_job_options job;
+  std::vector<std::string> forwarded; // for load_config (CAF-style options)
+  std::vector<std::string> unknown;
+};
+
+parsed_args parse(const std::vector<std::string>& args, size_t first) {
+  parsed_args p;
+  for (size_t i = first; i < args.size(); ++i) {
+    std::string v;
+    const auto& a = args[i];
+    if (take_value(args, i, "--input", v))
+      p.job.input_path = v;
+    else if (take_value(args, i, "--output", v))
+      p.job.output_path = v;
+    else if (take_value(args, i, "--config", v))
+      p.forwarded.push_back("--config-file=" + v);
+    else if (take_value(args, i, "--base-url", v))
+      p.forwarded.push_back("--embedrt.endpoint.base_url=" + v);
+    else if (take_value(args, i, "--model", v))
+      p.forwarded.push_back("--embedrt.endpoint.model=" + v);
+    else if (a == "--no-progress")
+      p.job.progress = false;
+    else if (a.rfind("--", 0) == 0)
+      p.forwarded.push_back(a); // --embedrt.*, --config-file=, CAF's own options
+    else
+      p.unknown.push_back(a);
+  }
+  return p;
+}
+
+bool load(embedrt_config& cfg, const std::vector<std::string>& forwarded,
+          std::ostream& err) {
+  std::vector<std::string> argv_store{"embedrt"};
+  argv_store.insert(argv_store.end(), forwarded.begin(), forwarded.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_store)
+    argv.push_back(s.data());
+  auto errors = load_config(cfg, static_cast<int>(argv.size()), argv.data());
+  for (auto& e : errors)
+    err << "embedrt: config error: " << e.to_string() << "\n";
+  return errors.empty();
+}
+
+int embed_command(const std::vector<std::string>& args, std::ostream& err) {
+  auto p = parse(args, 1);
+  if (!p.unknown.empty()) {
+    err << "embedrt: unexpected argument: " << p.unknown.front() << "\n" << usage_text;
+    return 2;
+  }
+  if (p.job.input_path.empty() || p.job.output_path.empty()) {
+    err << "embedrt: embed needs --input FILE and --output FILE\n" << usage_text;
+    return 2;
+  }
+  embedrt_config cfg;
+  if (!load(cfg, p.forwarded, err))
+    return 2;
+  if (cfg.cli_helptext_printed)
+    return 0;
+  std::vector<config_error> errors;
+  auto rt = runtime::start(cfg.values, errors);
+  if (!rt) {
+    for (auto& e : errors)
+      err << "embedrt: config error: " << e.to_string() << "\n";
+    return 2;
+  }
+  embed_job_summary summary;
+  auto rc = run_embed_job(*rt, p.job, summary, err);
+  rt->stop();
+  if (rc != 2)
+    err << format_summary(summary);
+  return rc;
+}
+
+int config_command(const std::vector<std::string>& args, std::ostream& out,
+                   std::ostream& err) {
+  if (args.size() >= 2 && args[1] == "keys") {
+    out << describe_keys_markdown();
+    return 0;
+  }
+  if (args.size() >= 2 && args[1] == "dump") {
+    auto p = parse(args, 2);
+    embedrt_config cfg;
+    if (!load(cfg, p.forwarded, err))
+      return 2;
+    out << dump_config(cfg.values);
+    return 0;
+  }
+  err << usage_text;
+  return 2;
+}
+
+} // namespace
+
+int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << usage_text;
+    return 2;
+  }
+  const auto& cmd = args[0];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    out << usage_text;
+    return 0;
+  }
+  if (cmd == "embed")
+    return embed_command(args, err);
+  if (cmd == "config")
+    return config_command(args, out, err);
+  err << "embedrt: unknown command: " << cmd << "\n" << usage_text;
+  return 2;
+}
+
+} // namespace embedrt::cli
