@@ -25,9 +25,9 @@ void publish(self_ptr self, const std::string& model,
   std::string detail = to_string(t.from);
   detail += "->";
   detail += to_string(t.to);
-  self->send(self->state.events, runtime_event{event_kind::breaker_transitioned,
-                                               "circuit_breaker " + model, detail,
-                                               t.at});
+  self->send(self->state.events,
+             runtime_event{event_kind::breaker_transitioned, "circuit_breaker " + model,
+                           detail, t.at});
 }
 
 } // namespace

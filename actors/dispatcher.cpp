@@ -111,18 +111,14 @@ public:
   }
 
   void publish(event_kind kind, std::string detail) override {
-    self_->send(self_->state.events, runtime_event{kind, "dispatcher",
-                                                   std::move(detail), now(self_)});
+    self_->send(self_->state.events,
+                runtime_event{kind, "dispatcher", std::move(detail), now(self_)});
   }
 
 private:
-  static dispatch::dispatcher_core& core(self_ptr self) {
-    return *self->state.core;
-  }
+  static dispatch::dispatcher_core& core(self_ptr self) { return *self->state.core; }
 
-  static time_point now(self_ptr self) {
-    return self->clock().now();
-  }
+  static time_point now(self_ptr self) { return self->clock().now(); }
 
   self_ptr self_;
 };

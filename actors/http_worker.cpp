@@ -63,21 +63,18 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
   // The transport thread reports through a weak handle: a completion for a worker
   // that is gone is dropped, and the pool answers its calls.
   caf::weak_actor_ptr weak = self->ctrl();
-  st.transport = st.args.make_transport(st.args.settings,
-                                        [weak](http::transfer_result&& x) {
-                                          if (auto strong = weak.lock())
-                                            caf::anon_send(
-                                              caf::actor_cast<caf::actor>(strong),
-                                              transfer_done{std::move(x)});
-                                        });
+  st.transport = st.args.make_transport(st.args.settings, [weak](
+                                                            http::transfer_result&& x) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), transfer_done{std::move(x)});
+  });
   return {
     // -- requests ---------------------------------------------------------------------
     [=](http_call& call) {
       auto& s = self->state;
       s.calls.emplace(call.attempt_id,
-                      http_worker_state::in_flight{call.input_count,
-                                                   call.expected_dimension,
-                                                   call.encoding});
+                      http_worker_state::in_flight{
+                        call.input_count, call.expected_dimension, call.encoding});
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
       http::transfer_request req{call.attempt_id, std::move(call.body),
                                  std::max(ms, std::chrono::milliseconds{1})};

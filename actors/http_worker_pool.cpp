@@ -110,7 +110,8 @@ void fail_everything(self_ptr self, const std::string& why) {
     pc.promise.deliver(failed_call(attempt, attempt_status::worker_failed, why));
   st.calls.clear();
   for (auto& q : st.queue)
-    q.promise.deliver(failed_call(q.call.attempt_id, attempt_status::worker_failed, why));
+    q.promise.deliver(
+      failed_call(q.call.attempt_id, attempt_status::worker_failed, why));
   st.queue.clear();
 }
 
@@ -139,8 +140,8 @@ void on_worker_down(self_ptr self, uint32_t index, const caf::error& reason) {
   if (!st.intensity->record(now)) {
     // Restarting one worker after another is not helping: fail as a whole.
     fail_everything(self, why + " (restart intensity exceeded)");
-    self->quit(caf::make_error(caf::sec::runtime_error,
-                               "worker restart intensity exceeded"));
+    self->quit(
+      caf::make_error(caf::sec::runtime_error, "worker restart intensity exceeded"));
     return;
   }
   auto delay = st.backoff->delay(++slot.consecutive_failures, st.rng);

@@ -30,9 +30,10 @@
 namespace embedrt {
 
 /// The pool's full interface: the public one plus its workers' results and its timers.
-using http_pool_impl = http_pool_actor::extend<
-  caf::reacts_to<http_call_result>, caf::reacts_to<caf::spawn_atom, uint32_t, uint64_t>,
-  caf::reacts_to<caf::tick_atom>>;
+using http_pool_impl
+  = http_pool_actor::extend<caf::reacts_to<http_call_result>,
+                            caf::reacts_to<caf::spawn_atom, uint32_t, uint64_t>,
+                            caf::reacts_to<caf::tick_atom>>;
 
 struct http_pool_args {
   http_pool_config pool;

@@ -48,7 +48,7 @@ void spawn_pool(self_ptr self) {
   st.pool = self->spawn<caf::monitored>(http_worker_pool, std::move(pa));
 }
 
-template <class Handle>
+template<class Handle>
 bool is(const Handle& h, const caf::actor_addr& addr) {
   return h && h.address() == addr;
 }
@@ -88,8 +88,7 @@ void on_down(self_ptr self, caf::down_msg& dm) {
     st.dispatcher = nullptr;
     st.available = false;
     publish(self, runtime_event{event_kind::runtime_unavailable, "supervisor",
-                                "the dispatcher failed: " + to_string(dm.reason),
-                                now});
+                                "the dispatcher failed: " + to_string(dm.reason), now});
   }
 }
 
@@ -118,8 +117,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   spawn_breaker(self);
   spawn_pool(self);
   st.dispatcher = self->spawn<caf::monitored>(
-    dispatcher, dispatcher_args{st.args.config, st.limiter, st.breaker, st.pool,
-                                events_of(self)});
+    dispatcher,
+    dispatcher_args{st.args.config, st.limiter, st.breaker, st.pool, events_of(self)});
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
     // -- events -----------------------------------------------------------------------

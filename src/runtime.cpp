@@ -28,7 +28,8 @@ make_completion(std::function<void(embed_outcome)> done) {
                        0}});
 }
 
-// -- embed_many: one short-lived actor per call, paced by bulk credit -------------------
+// -- embed_many: one short-lived actor per call, paced by bulk credit
+// -------------------
 
 struct bulk_job_state {
   static inline const char* name = "bulk_job";
@@ -132,7 +133,8 @@ caf::behavior bulk_job(caf::stateful_actor<bulk_job_state>* self,
 
 } // namespace
 
-// -- runtime ---------------------------------------------------------------------------
+// -- runtime
+// ---------------------------------------------------------------------------
 
 std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
                                         std::vector<config_error>& errors,
@@ -175,8 +177,9 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
       });
     self->send(rt->supervisor_, caf::subscribe_atom::value, rt->event_forwarder_);
   }
-  self->request(rt->supervisor_, std::chrono::seconds{10}, caf::get_atom::value,
-                embedder_atom::value)
+  self
+    ->request(rt->supervisor_, std::chrono::seconds{10}, caf::get_atom::value,
+              embedder_atom::value)
     .receive([&](embedder_actor& e) { rt->embedder_ = std::move(e); },
              [&](caf::error& err) {
                errors.push_back(config_error{"embedrt", "the runtime must start",
@@ -214,15 +217,14 @@ void runtime::embed(std::vector<std::string> texts, embed_options opts,
                     std::function<void(embed_outcome)> done) {
   auto completion = make_completion(std::move(done));
   if (stopped_) {
-    completion->deliver(embed_failure{embed_errc::shutting_down,
-                                      "the runtime is stopped", 0});
+    completion->deliver(
+      embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
     return;
   }
   // A message to a dead actor is dropped with its completion, which then still
   // answers once: nothing can hang.
-  caf::anon_send(embedder_,
-                 host_embed{embed_request{std::move(texts), std::move(opts)},
-                            std::move(completion)});
+  caf::anon_send(embedder_, host_embed{embed_request{std::move(texts), std::move(opts)},
+                                       std::move(completion)});
 }
 
 std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
@@ -233,8 +235,8 @@ std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
   auto completion
     = make_completion([p](embed_outcome x) { p->set_value(std::move(x)); });
   if (stopped_) {
-    completion->deliver(embed_failure{embed_errc::shutting_down,
-                                      "the runtime is stopped", 0});
+    completion->deliver(
+      embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
     return f;
   }
   system_->spawn(bulk_job, embedder_, std::move(texts), std::move(opts),
@@ -280,11 +282,11 @@ void runtime::crash_worker_for_test(uint32_t index) {
     caf::anon_send(supervisor_, embedrt::crash_worker_for_test{index});
 }
 
-// -- bulk_session ----------------------------------------------------------------------
+// -- bulk_session
+// ----------------------------------------------------------------------
 
 bulk_session::bulk_session(runtime& rt, uint32_t credit_batch)
-  : rt_(rt), credit_batch_(std::max(1u, credit_batch)) {
-}
+  : rt_(rt), credit_batch_(std::max(1u, credit_batch)) {}
 
 bulk_session::~bulk_session() {
   if (credit_ > 0 && rt_.embedder())

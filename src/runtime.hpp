@@ -1,10 +1,10 @@
 // The embeddable facade: start the actors from a config, embed texts, stop.
 //
 //   std::vector<embedrt::config_error> errors;
-//   auto rt = embedrt::runtime::start(cfg, errors);      // or start_from_file(path, ...)
-//   auto outcome = rt->embed({"what is a vector?"}).get();
-//   if (outcome) use(outcome.value().embeddings[0]);
-//   else         log(outcome.error().code, outcome.error().message);
+//   auto rt = embedrt::runtime::start(cfg, errors);      // or start_from_file(path,
+//   ...) auto outcome = rt->embed({"what is a vector?"}).get(); if (outcome)
+//   use(outcome.value().embeddings[0]); else         log(outcome.error().code,
+//   outcome.error().message);
 //
 // Hosts that are CAF actors talk to `embedder()` directly:
 //   self->request(rt->embedder(), 30s, embed_request{...}).then(...);

@@ -46,17 +46,15 @@ std::string embedding_line(const std::string& key, const std::vector<float>& v) 
 std::string error_line(const std::string& key, const std::string& code,
                        const std::string& message) {
   nlohmann::json err{{"code", code}, {"message", message}};
-  return "{" + key + ",\"error\":" + err.dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace)
-         + "}\n";
+  return "{" + key + ",\"error\":"
+         + err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}\n";
 }
 
 /// Writes lines in input order, whatever order they finish in, on its own thread so
 /// CAF threads never wait for the disk.
 class ordered_writer {
 public:
-  explicit ordered_writer(std::FILE* out) : out_(out), thread_([this] { run(); }) {
-  }
+  explicit ordered_writer(std::FILE* out) : out_(out), thread_([this] { run(); }) {}
 
   ~ordered_writer() {
     {
@@ -106,9 +104,7 @@ public:
     failures = failures_;
   }
 
-  bool write_failed() const {
-    return write_failed_;
-  }
+  bool write_failed() const { return write_failed_; }
 
 private:
   void run() {
@@ -187,8 +183,7 @@ public:
   progress_reporter(std::ostream& err, ordered_writer& w, uint64_t total, bool tty,
                     std::chrono::milliseconds interval)
     : err_(err), writer_(w), total_(total), tty_(tty), interval_(interval),
-      start_(clock_type::now()), thread_([this] { run(); }) {
-  }
+      start_(clock_type::now()), thread_([this] { run(); }) {}
 
   ~progress_reporter() {
     {
@@ -214,7 +209,8 @@ private:
     auto rate = secs > 0 ? static_cast<double>(done) / secs : 0.0;
     std::ostringstream line;
     if (total_ > 0) {
-      auto frac = std::min(1.0, static_cast<double>(done) / static_cast<double>(total_));
+      auto frac = std::min(1.0,
+                           static_cast<double>(done) / static_cast<double>(total_));
       auto eta = rate > 0 ? static_cast<double>(total_ - std::min(done, total_)) / rate
                           : 0.0;
       if (tty_) {
@@ -309,8 +305,9 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
         continue;
       }
       if (doc.is_object() && doc.contains("id"))
-        key = "\"id\":" + doc["id"].dump(-1, ' ', false,
-                                          nlohmann::json::error_handler_t::replace);
+        key = "\"id\":"
+              + doc["id"].dump(-1, ' ', false,
+                               nlohmann::json::error_handler_t::replace);
       if (!doc.is_object() || !doc.contains("text") || !doc["text"].is_string()) {
         writer.push(line,
                     error_line(key, "invalid_line",
@@ -345,7 +342,8 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
                              ? static_cast<double>(out.embedded) / out.elapsed_seconds
                              : 0;
   auto after = rt.counters();
-  out.upstream_requests = after.upstream_requests_formed - before.upstream_requests_formed;
+  out.upstream_requests = after.upstream_requests_formed
+                          - before.upstream_requests_formed;
   out.upstream_attempts = after.attempts_started - before.attempts_started;
   out.connections_opened = after.connections_opened - before.connections_opened;
   return out.failed == 0 ? 0 : 1;

@@ -29,15 +29,14 @@ std::string ms_text(duration d) {
 } // namespace
 
 size_t dispatcher_core::dedup_hash::operator()(const dedup_key& x) const noexcept {
-  return std::hash<std::string_view>{}(x.text) ^ (size_t{x.key} * 0x9E3779B97F4A7C15ull);
+  return std::hash<std::string_view>{}(x.text)
+         ^ (size_t{x.key} * 0x9E3779B97F4A7C15ull);
 }
 
 dispatcher_core::dispatcher_core(const runtime_config& cfg, effects& fx, time_point)
-  : cfg_(cfg),
-    fx_(fx),
-    retry_(cfg.retry, cfg.request, cfg.retry.seed),
+  : cfg_(cfg), fx_(fx), retry_(cfg.retry, cfg.request, cfg.retry.seed),
     encoding_(cfg.endpoint.encoding_format == "float" ? encoding_format::float_array
-                                                       : encoding_format::base64),
+                                                      : encoding_format::base64),
     default_timeout_(milliseconds{cfg.request.timeout_ms}),
     attempt_timeout_(milliseconds{cfg.endpoint.attempt_timeout_ms}),
     min_attempt_(milliseconds{cfg.request.min_attempt_ms}),
@@ -62,8 +61,7 @@ void dispatcher_core::admit(uint64_t id, embed_request request, time_point now) 
     return refuse(id, embed_errc::runtime_unavailable, unavailable_reason_);
   if (shutting_down_)
     return refuse(id, embed_errc::shutting_down, "the runtime is shutting down");
-  if (auto bad = check_inputs(request.texts, cfg_.input);
-      bad.code != embed_errc::none)
+  if (auto bad = check_inputs(request.texts, cfg_.input); bad.code != embed_errc::none)
     return refuse(id, bad.code, std::move(bad.message));
   auto& opts = request.options;
   auto l = opts.priority == lane::bulk ? lane::bulk : lane::interactive;
@@ -73,19 +71,18 @@ void dispatcher_core::admit(uint64_t id, embed_request request, time_point now) 
   } else if (l == lane::interactive
              && admitted_[li] >= cfg_.limits.interactive_capacity) {
     ++counters_.requests_shed_overloaded;
-    fx_.fail(id, embed_failure{embed_errc::overloaded,
-                               "the interactive lane is full ("
-                                 + std::to_string(admitted_[li])
-                                 + " requests admitted)",
-                               0});
+    fx_.fail(id,
+             embed_failure{embed_errc::overloaded,
+                           "the interactive lane is full ("
+                             + std::to_string(admitted_[li]) + " requests admitted)",
+                           0});
     return;
   } else if (l == lane::bulk && bulk_room() == 0) {
     ++counters_.requests_shed_overloaded;
     fx_.fail(id, embed_failure{embed_errc::overloaded,
                                "the bulk lane is full (" + std::to_string(admitted_[li])
                                  + " requests admitted, "
-                                 + std::to_string(reserved_credit_)
-                                 + " credits out)",
+                                 + std::to_string(reserved_credit_) + " credits out)",
                                0});
     return;
   }
@@ -150,8 +147,8 @@ void dispatcher_core::admit(uint64_t id, embed_request request, time_point now) 
   if (joined_parked && !r.waits_on_open_circuit) {
     // It joined texts that wait for an open breaker: a fail-fast caller must not wait.
     fail_request(id, embed_failure{embed_errc::circuit_open,
-                                   "the circuit breaker for model " + cfg_.endpoint.model
-                                     + " is open",
+                                   "the circuit breaker for model "
+                                     + cfg_.endpoint.model + " is open",
                                    0});
   }
   pump(now);
@@ -177,7 +174,8 @@ void dispatcher_core::enqueue_slot(uint64_t slot_id, slot& s, lane l, time_point
   ++q.live;
 }
 
-// -- credit -----------------------------------------------------------------------------
+// -- credit
+// -----------------------------------------------------------------------------
 
 uint32_t dispatcher_core::bulk_room() const noexcept {
   auto used = admitted_[1] + reserved_credit_;
@@ -216,7 +214,8 @@ void dispatcher_core::grant_credits() {
   }
 }
 
-// -- answers ----------------------------------------------------------------------------
+// -- answers
+// ----------------------------------------------------------------------------
 
 void dispatcher_core::count_failure(embed_errc code) {
   auto& c = counters_;
@@ -323,7 +322,8 @@ void dispatcher_core::succeed_slot(uint64_t slot_id, std::vector<float>&& vec,
   }
 }
 
-// -- batches ----------------------------------------------------------------------------
+// -- batches
+// ----------------------------------------------------------------------------
 
 bool dispatcher_core::has_live_slots(const batch_state& b) const {
   for (auto sid : b.slots) {
@@ -533,9 +533,9 @@ void dispatcher_core::start_attempt(uint64_t batch_id, batch_state& b, time_poin
   }
   auto deadline = batch_deadline(b);
   if (now + min_attempt_ > deadline) {
-    fail_batch(batch_id, embed_failure{embed_errc::deadline_exceeded,
-                                       "no time left for an attempt before the deadline",
-                                       0});
+    fail_batch(batch_id,
+               embed_failure{embed_errc::deadline_exceeded,
+                             "no time left for an attempt before the deadline", 0});
     return;
   }
   b.deadline = deadline;
@@ -623,13 +623,13 @@ void dispatcher_core::on_verdict(const breaker_verdict& x, time_point now) {
     erase_batch(bid);
   } else {
     bool open = x.decision == breaker_decision::rejected_open;
-    fail_fast_waiters(b, embed_failure{embed_errc::circuit_open,
-                                       open ? "the circuit breaker for model " + model
-                                                + " is open"
-                                            : "the circuit breaker for model " + model
-                                                + " is half-open and its trial calls "
-                                                  "are out",
-                                       0});
+    fail_fast_waiters(
+      b, embed_failure{embed_errc::circuit_open,
+                       open ? "the circuit breaker for model " + model + " is open"
+                            : "the circuit breaker for model " + model
+                                + " is half-open and its trial calls "
+                                  "are out",
+                       0});
     auto again = batches_.find(bid);
     if (again != batches_.end()) {
       if (!has_live_slots(again->second)) {
@@ -690,8 +690,7 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
   --active_;
   bool was_trial = b.trial;
   fx_.report_outcome(call_outcome{keys_[b.key].key.model, b.generation, b.trial,
-                                  policy::classify_for_breaker(x.status,
-                                                               x.http_status),
+                                  policy::classify_for_breaker(x.status, x.http_status),
                                   x.wire_time});
   if (x.status == attempt_status::succeeded && x.embeddings.size() == b.sent.size()) {
     fx_.report_permit(permit_feedback{b.reserved_tokens,
@@ -772,7 +771,8 @@ void dispatcher_core::bisect(uint64_t batch_id, batch_state& b) {
   auto key = b.key;
   // Forget the old batch without touching its slots: they move to the halves.
   batches_.erase(batch_id);
-  for (auto [first, last] : {std::pair{size_t{0}, half}, std::pair{half, live.size()}}) {
+  for (auto [first, last] :
+       {std::pair{size_t{0}, half}, std::pair{half, live.size()}}) {
     auto bid = next_batch_++;
     batch_state part;
     part.key = key;
@@ -790,8 +790,7 @@ void dispatcher_core::park(uint64_t batch_id, batch_state& b, time_point until) 
   b.stage = batch_stage::parked;
   ++b.wake_epoch;
   parked_.push_back(batch_id);
-  schedule(std::min(until, b.deadline), timer_kind::batch_wake, batch_id,
-           b.wake_epoch);
+  schedule(std::min(until, b.deadline), timer_kind::batch_wake, batch_id, b.wake_epoch);
 }
 
 void dispatcher_core::wake_parked(time_point) {
@@ -872,7 +871,8 @@ void dispatcher_core::on_component_replaced(component_kind kind, time_point now)
   request_wake();
 }
 
-// -- lifecycle --------------------------------------------------------------------------
+// -- lifecycle
+// --------------------------------------------------------------------------
 
 void dispatcher_core::set_available(bool available, std::string reason,
                                     time_point now) {
@@ -917,7 +917,8 @@ bool dispatcher_core::drained() const noexcept {
   return shutting_down_ && requests_.empty();
 }
 
-// -- time -------------------------------------------------------------------------------
+// -- time
+// -------------------------------------------------------------------------------
 
 void dispatcher_core::schedule(time_point at, timer_kind kind, uint64_t id,
                                uint64_t epoch) {

@@ -153,8 +153,8 @@ private:
     waiting_permit, // acquire_permit outstanding
     waiting_breaker,
     in_pool,
-    backing_off,    // retry delay running
-    parked,         // breaker open or half-open busy; waits without spending attempts
+    backing_off, // retry delay running
+    parked,      // breaker open or half-open busy; waits without spending attempts
   };
 
   struct batch_state {
@@ -241,9 +241,7 @@ private:
   struct dedup_key {
     uint32_t key;
     std::string_view text;
-    bool operator==(const dedup_key& y) const {
-      return key == y.key && text == y.text;
-    }
+    bool operator==(const dedup_key& y) const { return key == y.key && text == y.text; }
   };
   struct dedup_hash {
     size_t operator()(const dedup_key& x) const noexcept;

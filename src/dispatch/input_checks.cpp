@@ -44,11 +44,8 @@ bool is_blank(std::string_view text) noexcept {
       case '\n':
       case '\r':
       case '\f':
-      case '\v':
-        ++i;
-        continue;
-      default:
-        break;
+      case '\v': ++i; continue;
+      default: break;
     }
     auto n = unicode_space_at(text, i);
     if (n == 0)

@@ -15,8 +15,8 @@ namespace embedrt::dispatch {
 uint32_t estimate_tokens(size_t bytes, uint32_t bytes_per_token) noexcept;
 
 /// True for an empty text or one made only of whitespace: ASCII whitespace and the
-/// Unicode space separators a tokenizer would also drop (U+00A0, U+1680, U+2000..U+200B,
-/// U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF).
+/// Unicode space separators a tokenizer would also drop (U+00A0, U+1680,
+/// U+2000..U+200B, U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF).
 bool is_blank(std::string_view text) noexcept;
 
 /// Returns `invalid_input` naming the first bad input (empty or blank, too many bytes,

@@ -4,8 +4,8 @@
 // CAF 0.17's clock.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "src/policy/clock.hpp"
@@ -34,25 +34,19 @@ public:
     std::push_heap(heap_.begin(), heap_.end(), later{});
   }
 
-  bool empty() const noexcept {
-    return heap_.empty();
-  }
+  bool empty() const noexcept { return heap_.empty(); }
 
-  const timer_entry& top() const {
-    return heap_.front();
-  }
+  const timer_entry& top() const { return heap_.front(); }
 
   void pop() {
     std::pop_heap(heap_.begin(), heap_.end(), later{});
     heap_.pop_back();
   }
 
-  size_t size() const noexcept {
-    return heap_.size();
-  }
+  size_t size() const noexcept { return heap_.size(); }
 
   /// Drops every entry for which `keep` returns false.
-  template <class Predicate>
+  template<class Predicate>
   void compact(Predicate keep) {
     heap_.erase(std::remove_if(heap_.begin(), heap_.end(),
                                [&](const timer_entry& e) { return !keep(e); }),

@@ -33,9 +33,9 @@ struct breaker_fixture : fixture {
   }
 
   void report(const breaker_verdict& v, call_result r, const std::string& model = "m") {
-    self->send(breaker, call_outcome{model, v.generation,
-                                     v.decision == breaker_decision::allowed_trial, r,
-                                     10ms});
+    self->send(breaker,
+               call_outcome{model, v.generation,
+                            v.decision == breaker_decision::allowed_trial, r, 10ms});
     sched.run();
   }
 
@@ -71,10 +71,10 @@ CAF_TEST(the breaker half opens lazily and one trial success closes it) {
   CAF_CHECK(check().decision == breaker_decision::rejected_half_open_busy);
   report(trial, call_result::success);
   CAF_CHECK(check().decision == breaker_decision::allowed);
-  CAF_CHECK_EQUAL(transitions(), (std::vector<std::string>{
-                                   "circuit_breaker m closed->open",
-                                   "circuit_breaker m open->half_open",
-                                   "circuit_breaker m half_open->closed"}));
+  CAF_CHECK_EQUAL(transitions(),
+                  (std::vector<std::string>{"circuit_breaker m closed->open",
+                                            "circuit_breaker m open->half_open",
+                                            "circuit_breaker m half_open->closed"}));
   auto c = request<runtime_counters>(breaker, caf::get_atom::value);
   CAF_CHECK_EQUAL(c.breaker_opened, 1u);
   CAF_CHECK_EQUAL(c.breaker_half_opened, 1u);

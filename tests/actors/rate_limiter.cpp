@@ -101,9 +101,9 @@ CAF_TEST(a 429 pause holds every grant and is published) {
   CAF_REQUIRE_EQUAL(events->size(), 1u);
   CAF_CHECK(events->at(0).kind == event_kind::grants_paused);
   CAF_CHECK_EQUAL(events->at(0).detail, "2000 ms");
-  CAF_CHECK_EQUAL(request<runtime_counters>(limiter, caf::get_atom::value)
-                    .grants_paused_rate_limited,
-                  1u);
+  CAF_CHECK_EQUAL(
+    request<runtime_counters>(limiter, caf::get_atom::value).grants_paused_rate_limited,
+    1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

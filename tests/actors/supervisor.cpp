@@ -54,12 +54,12 @@ struct pipeline_fixture : fixture {
     args.make_transport = upstream->factory();
     sup = sys.spawn(supervisor, std::move(args));
     sched.run();
-    auto subscriber = sys.spawn([ev = events](caf::event_based_actor*) -> caf::behavior {
-      return {[ev](runtime_event& x) { ev->push_back(std::move(x)); }};
-    });
+    auto subscriber
+      = sys.spawn([ev = events](caf::event_based_actor*) -> caf::behavior {
+          return {[ev](runtime_event& x) { ev->push_back(std::move(x)); }};
+        });
     self->send(sup, caf::subscribe_atom::value, subscriber);
-    embedder = request<embedder_actor>(sup, caf::get_atom::value,
-                                       embedder_atom::value);
+    embedder = request<embedder_actor>(sup, caf::get_atom::value, embedder_atom::value);
     sched.run();
   }
 
@@ -107,7 +107,7 @@ CAF_TEST(an embed request travels through every stage and comes back) {
   CAF_CHECK_EQUAL(c.responses_2xx, 1u);
 }
 
-CAF_TEST(a crash in flight is re-sent and answered exactly once) {
+CAF_TEST(a crash in flight is re - sent and answered exactly once) {
   start();
   auto a = embed({"x"});
   CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
@@ -151,9 +151,9 @@ CAF_TEST(three 503s open the breaker and a trial closes it after the open period
   sched.run();
   CAF_REQUIRE(bulk->done);
   CAF_CHECK(!bulk->error);
-  CAF_CHECK_EQUAL(details(event_kind::breaker_transitioned),
-                  (std::vector<std::string>{"closed->open", "open->half_open",
-                                            "half_open->closed"}));
+  CAF_CHECK_EQUAL(
+    details(event_kind::breaker_transitioned),
+    (std::vector<std::string>{"closed->open", "open->half_open", "half_open->closed"}));
   auto c = request<runtime_counters>(sup, caf::get_atom::value);
   CAF_CHECK_EQUAL(c.breaker_opened, 1u);
   CAF_CHECK_EQUAL(c.requests_failed_circuit_open, 1u);

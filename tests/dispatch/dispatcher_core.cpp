@@ -30,15 +30,9 @@ struct recorder : effects {
   void request_permit(acquire_permit msg) override {
     permits.push_back(std::move(msg));
   }
-  void check_breaker(breaker_check msg) override {
-    checks.push_back(std::move(msg));
-  }
-  void start_call(http_call msg) override {
-    calls.push_back(std::move(msg));
-  }
-  void report_outcome(call_outcome msg) override {
-    outcomes.push_back(std::move(msg));
-  }
+  void check_breaker(breaker_check msg) override { checks.push_back(std::move(msg)); }
+  void start_call(http_call msg) override { calls.push_back(std::move(msg)); }
+  void report_outcome(call_outcome msg) override { outcomes.push_back(std::move(msg)); }
   void report_permit(permit_feedback msg) override {
     feedback.push_back(std::move(msg));
   }
@@ -53,9 +47,7 @@ struct recorder : effects {
   void grant_credit(uint64_t waiter, uint32_t requests) override {
     credits.emplace_back(waiter, requests);
   }
-  void wake_at(time_point at) override {
-    wakes.push_back(at);
-  }
+  void wake_at(time_point at) override { wakes.push_back(at); }
   void publish(event_kind kind, std::string detail) override {
     events.emplace_back(kind, std::move(detail));
   }
@@ -127,13 +119,9 @@ struct fixture {
   time_point now = time_point{} + 1000s;
   std::unique_ptr<dispatcher_core> core;
 
-  fixture() {
-    core = std::make_unique<dispatcher_core>(cfg, fx, now);
-  }
+  fixture() { core = std::make_unique<dispatcher_core>(cfg, fx, now); }
 
-  void rebuild() {
-    core = std::make_unique<dispatcher_core>(cfg, fx, now);
-  }
+  void rebuild() { core = std::make_unique<dispatcher_core>(cfg, fx, now); }
 
   /// Grants every outstanding permit and allows every outstanding check.
   void grant_all() {
@@ -387,9 +375,8 @@ CAF_TEST(an open breaker fails interactive calls fast and parks bulk calls) {
   fx.permits.clear();
   auto open_until = now + 5s;
   for (auto& c : fx.checks)
-    core->on_verdict(breaker_verdict{c.ticket, breaker_decision::rejected_open, 3,
-                                     open_until},
-                     now);
+    core->on_verdict(
+      breaker_verdict{c.ticket, breaker_decision::rejected_open, 3, open_until}, now);
   fx.checks.clear();
   CAF_CHECK(fx.failures[1].code == embed_errc::circuit_open);
   CAF_CHECK_EQUAL(fx.answer_count.count(2), 0u); // bulk waits
@@ -400,9 +387,8 @@ CAF_TEST(an open breaker fails interactive calls fast and parks bulk calls) {
   CAF_REQUIRE_EQUAL(fx.permits.size(), 1u);
   core->on_permit(permit_decision{fx.permits[0].ticket, permit_status::granted, {}},
                   now);
-  core->on_verdict(breaker_verdict{fx.checks[0].ticket, breaker_decision::allowed_trial,
-                                   4, {}},
-                   now);
+  core->on_verdict(
+    breaker_verdict{fx.checks[0].ticket, breaker_decision::allowed_trial, 4, {}}, now);
   CAF_REQUIRE_EQUAL(fx.calls.size(), 1u);
   answer_all_ok();
   CAF_CHECK(fx.answered_once(2));
@@ -480,7 +466,7 @@ CAF_TEST(shutdown lets in flight work finish within grace and answers the rest) 
   CAF_CHECK_EQUAL(core->shutdown_result().answered_shutting_down, 1u);
 }
 
-CAF_TEST(a worker failure is re-sent as a retry and answered once) {
+CAF_TEST(a worker failure is re - sent as a retry and answered once) {
   core->admit(1, texts({"x"}), now);
   grant_all();
   core->on_call_lost(fx.calls[0].attempt_id, now);
@@ -520,14 +506,12 @@ CAF_TEST(an unavailable runtime answers pending and new requests at once) {
 
 CAF_TEST(a denied permit maps to overloaded or rate_limited) {
   core->admit(1, texts({"a"}), now);
-  core->on_permit(permit_decision{fx.permits[0].ticket, permit_status::denied_deadline,
-                                  {}},
-                  now);
+  core->on_permit(
+    permit_decision{fx.permits[0].ticket, permit_status::denied_deadline, {}}, now);
   CAF_CHECK(fx.failures[1].code == embed_errc::rate_limited);
   core->admit(2, texts({"b"}), now);
-  core->on_permit(permit_decision{fx.permits[1].ticket,
-                                  permit_status::denied_queue_full, {}},
-                  now);
+  core->on_permit(
+    permit_decision{fx.permits[1].ticket, permit_status::denied_queue_full, {}}, now);
   CAF_CHECK(fx.failures[2].code == embed_errc::overloaded);
 }
 

@@ -12,7 +12,7 @@
 namespace embedrt::test {
 
 /// Everything a recording client received for one request.
-template <class T>
+template<class T>
 struct answer {
   bool done = false;
   T value{};
@@ -20,7 +20,7 @@ struct answer {
 };
 
 /// Sends `msg` as a request (no timeout) from a fresh actor and records the answer.
-template <class T, class Handle, class Msg>
+template<class T, class Handle, class Msg>
 std::shared_ptr<answer<T>> ask(caf::actor_system& sys, const Handle& dest, Msg msg) {
   auto result = std::make_shared<answer<T>>();
   sys.spawn([=](caf::event_based_actor* self) {

@@ -25,9 +25,7 @@ public:
   http::transport_factory factory();
 
   /// Transfers submitted and not yet completed, oldest first.
-  std::deque<transfer>& pending() {
-    return pending_;
-  }
+  std::deque<transfer>& pending() { return pending_; }
 
   /// Completes pending transfer `i` with `result` (its id is filled in).
   void complete(size_t i, http::transfer_result result);
@@ -40,14 +38,10 @@ public:
   void complete_status(size_t i, uint16_t status, std::string body = {});
 
   /// Transports created so far (one per worker incarnation).
-  uint64_t transports_created() const {
-    return next_transport_ - 1;
-  }
+  uint64_t transports_created() const { return next_transport_ - 1; }
 
   /// Transports alive now.
-  uint64_t transports_alive() const {
-    return alive_;
-  }
+  uint64_t transports_alive() const { return alive_; }
 
   /// The vector `complete_ok` returns for `text`.
   static std::vector<float> vector_for(const std::string& text, uint32_t dimension);
