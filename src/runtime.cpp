@@ -215,16 +215,38 @@ std::future<embed_outcome> runtime::embed(std::vector<std::string> texts,
 
 void runtime::embed(std::vector<std::string> texts, embed_options opts,
                     std::function<void(embed_outcome)> done) {
-  auto completion = make_completion(std::move(done));
   if (stopped_) {
-    completion->deliver(
-      embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
+    done(embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
     return;
   }
+  // Bound what this host can have outstanding (in the dispatcher's mailbox or
+  // admitted) by the lane's capacity, so a host calling faster than the runtime can
+  // serve never grows a mailbox: beyond it, `overloaded` at once, without a message.
+  // Requests holding bulk credit are bounded by the credit instead.
+  auto l = opts.priority == lane::bulk ? 1 : 0;
+  auto& outstanding = admission_->outstanding[l];
+  auto capacity = l == 0 ? config_.limits.interactive_capacity
+                         : config_.limits.bulk_capacity;
+  if (!opts.uses_credit
+      && outstanding.fetch_add(1, std::memory_order_relaxed) >= capacity) {
+    outstanding.fetch_sub(1, std::memory_order_relaxed);
+    admission_->shed.fetch_add(1, std::memory_order_relaxed);
+    done(embed_failure{embed_errc::overloaded,
+                       std::string{"the "} + to_string(static_cast<lane>(l))
+                         + " lane is full (" + std::to_string(capacity)
+                         + " requests outstanding)",
+                       0});
+    return;
+  }
+  if (!opts.uses_credit)
+    done = [state = admission_, l, f = std::move(done)](embed_outcome x) {
+      state->outstanding[l].fetch_sub(1, std::memory_order_relaxed);
+      f(std::move(x));
+    };
   // A message to a dead actor is dropped with its completion, which then still
   // answers once: nothing can hang.
   caf::anon_send(embedder_, host_embed{embed_request{std::move(texts), std::move(opts)},
-                                       std::move(completion)});
+                                       make_completion(std::move(done))});
 }
 
 std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
@@ -251,6 +273,7 @@ runtime_counters runtime::counters() {
   caf::scoped_actor self{*system_};
   self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
     .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
+  result.requests_shed_overloaded += admission_->shed.load(std::memory_order_relaxed);
   return result;
 }
 

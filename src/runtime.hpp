@@ -10,6 +10,7 @@
 //   self->request(rt->embedder(), 30s, embed_request{...}).then(...);
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -93,12 +94,19 @@ public:
 private:
   runtime() = default;
 
+  /// Host-side admission bound per lane (see `embed`); shared with completions.
+  struct admission_state {
+    std::atomic<uint32_t> outstanding[2] = {0, 0};
+    std::atomic<uint64_t> shed{0};
+  };
+
   runtime_config config_;
   std::unique_ptr<caf::actor_system_config> system_config_;
   std::unique_ptr<caf::actor_system> system_;
   supervisor_actor supervisor_;
   embedder_actor embedder_;
   caf::actor event_forwarder_;
+  std::shared_ptr<admission_state> admission_ = std::make_shared<admission_state>();
   bool stopped_ = false;
   shutdown_report last_report_;
 };

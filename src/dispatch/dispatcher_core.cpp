@@ -160,7 +160,7 @@ uint32_t dispatcher_core::key_index(const std::string& model, uint32_t dimension
   if (auto i = key_ids_.find(k); i != key_ids_.end())
     return i->second;
   auto id = static_cast<uint32_t>(keys_.size());
-  keys_.push_back(key_queues{k, {}, 0});
+  keys_.push_back(key_queues{k, {}, 0, time_point{}});
   key_ids_.emplace(std::move(k), id);
   return id;
 }
@@ -461,7 +461,10 @@ bool dispatcher_core::form_batch(time_point now) {
           break;
         }
     if (oldest != time_point::max() && now < oldest + linger_) {
-      schedule(oldest + linger_, timer_kind::linger_end, k);
+      if (q->linger_at != oldest + linger_) {
+        q->linger_at = oldest + linger_;
+        schedule(q->linger_at, timer_kind::linger_end, k);
+      }
       return false;
     }
   }

@@ -185,6 +185,8 @@ private:
     std::deque<uint64_t> lanes[2];
     /// Live slots queued (both lanes).
     uint32_t live = 0;
+    /// When the pending linger timer of this key fires (avoids re-arming it).
+    time_point linger_at;
   };
 
   // -- helpers ----------------------------------------------------------------------
