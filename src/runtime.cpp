@@ -171,10 +171,12 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   rt->supervisor_ = rt->system_->spawn(embedrt::supervisor, std::move(args));
   caf::scoped_actor self{*rt->system_};
   if (opts.on_event) {
+    // The callback is a spawn argument: CAF 0.17.6 trips UBSan on argument-less
+    // actor functions.
     rt->event_forwarder_ = rt->system_->spawn(
-      [f = std::move(opts.on_event)](caf::event_based_actor*) -> caf::behavior {
-        return {[f](const runtime_event& ev) { f(ev); }};
-      });
+      [](caf::event_based_actor*, std::function<void(const runtime_event&)> f)
+        -> caf::behavior { return {[f](const runtime_event& ev) { f(ev); }}; },
+      std::move(opts.on_event));
     self->send(rt->supervisor_, caf::subscribe_atom::value, rt->event_forwarder_);
   }
   self

@@ -149,7 +149,9 @@ CAF_TEST(a late result of a crashed worker is dropped) {
 
 CAF_TEST(restarts beyond the intensity fail the pool after answering everything) {
   start(1, 2, 2);
-  auto m = sys.spawn([=](caf::event_based_actor* watcher) { watcher->monitor(pool); });
+  auto m = sys.spawn([](caf::event_based_actor* watcher,
+                        const http_pool_actor& p) { watcher->monitor(p); },
+                     pool);
   sched.run();
   for (int i = 0; i < 2; ++i) {
     crash(0);

@@ -54,10 +54,13 @@ struct pipeline_fixture : fixture {
     args.make_transport = upstream->factory();
     sup = sys.spawn(supervisor, std::move(args));
     sched.run();
-    auto subscriber
-      = sys.spawn([ev = events](caf::event_based_actor*) -> caf::behavior {
-          return {[ev](runtime_event& x) { ev->push_back(std::move(x)); }};
-        });
+    // The sink is a spawn argument: CAF 0.17.6 trips UBSan on argument-less actors.
+    auto subscriber = sys.spawn(
+      [](caf::event_based_actor*,
+         std::shared_ptr<std::vector<runtime_event>> ev) -> caf::behavior {
+        return {[ev](runtime_event& x) { ev->push_back(std::move(x)); }};
+      },
+      events);
     self->send(sup, caf::subscribe_atom::value, subscriber);
     embedder = request<embedder_actor>(sup, caf::get_atom::value, embedder_atom::value);
     sched.run();

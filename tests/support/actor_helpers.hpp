@@ -23,18 +23,21 @@ struct answer {
 template<class T, class Handle, class Msg>
 std::shared_ptr<answer<T>> ask(caf::actor_system& sys, const Handle& dest, Msg msg) {
   auto result = std::make_shared<answer<T>>();
-  sys.spawn([=](caf::event_based_actor* self) {
-    self->request(dest, caf::infinite, msg)
-      .then(
-        [=](T& x) {
-          result->done = true;
-          result->value = std::move(x);
-        },
-        [=](caf::error& e) {
-          result->done = true;
-          result->error = std::move(e);
-        });
-  });
+  // Actors get at least one spawn argument: CAF 0.17.6 trips UBSan otherwise.
+  sys.spawn(
+    [=](caf::event_based_actor* self, const Handle& to) {
+      self->request(to, caf::infinite, msg)
+        .then(
+          [=](T& x) {
+            result->done = true;
+            result->value = std::move(x);
+          },
+          [=](caf::error& e) {
+            result->done = true;
+            result->error = std::move(e);
+          });
+    },
+    dest);
   return result;
 }
 
@@ -42,9 +45,12 @@ std::shared_ptr<answer<T>> ask(caf::actor_system& sys, const Handle& dest, Msg m
 inline event_sink_actor
 collect_events(caf::actor_system& sys,
                std::shared_ptr<std::vector<runtime_event>> into) {
-  return sys.spawn([into]() -> event_sink_actor::behavior_type {
-    return {[into](runtime_event& ev) { into->push_back(std::move(ev)); }};
-  });
+  return sys.spawn(
+    [](std::shared_ptr<std::vector<runtime_event>> to)
+      -> event_sink_actor::behavior_type {
+      return {[to](runtime_event& ev) { to->push_back(std::move(ev)); }};
+    },
+    std::move(into));
 }
 
 } // namespace embedrt::test
