@@ -30,6 +30,16 @@ void publish(self_ptr self, const std::string& model,
                            detail, t.at});
 }
 
+/// Learns from the outcome of one call the breaker allowed.
+void record(self_ptr self, const call_outcome& x, caf::actor_clock::time_point now) {
+  auto base = self->state.generation_base;
+  if (x.generation < base)
+    return; // a verdict of an earlier incarnation
+  auto& breaker = breaker_for(self, x.model);
+  if (auto t = breaker.record(x.generation - base, x.trial, x.result, x.duration, now))
+    publish(self, x.model, *t);
+}
+
 } // namespace
 
 circuit_breaker_actor::behavior_type
@@ -42,6 +52,9 @@ circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> s
     // -- requests ---------------------------------------------------------------------
     [=](breaker_check& check) {
       auto now = self->clock().now();
+      // Outcomes of earlier calls ride on this check: learn from them first.
+      for (auto& outcome : check.outcomes)
+        record(self, outcome, now);
       auto& breaker = breaker_for(self, check.model);
       auto r = breaker.check(now);
       if (r.transition)
@@ -53,15 +66,10 @@ circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> s
                              self->state.generation_base + r.generation, r.retry_at};
     },
     // -- events -----------------------------------------------------------------------
-    [=](call_outcome& x) {
-      auto base = self->state.generation_base;
-      if (x.generation < base)
-        return; // a verdict of an earlier incarnation
+    [=](outcome_report& x) {
       auto now = self->clock().now();
-      auto& breaker = breaker_for(self, x.model);
-      if (auto t = breaker.record(x.generation - base, x.trial, x.result, x.duration,
-                                  now))
-        publish(self, x.model, *t);
+      for (auto& outcome : x.outcomes)
+        record(self, outcome, now);
     },
     [=](caf::get_atom) { return self->state.counters; },
   };

@@ -7,6 +7,13 @@ namespace {
 using self_ptr = dispatcher_impl::stateful_pointer<dispatcher_state>;
 using time_point = caf::actor_clock::time_point;
 
+/// How long a breaker outcome or permit feedback may wait for a message to ride on.
+constexpr auto report_delay = std::chrono::milliseconds{1};
+
+time_point now(self_ptr self) {
+  return self->clock().now();
+}
+
 void maybe_finish_shutdown(self_ptr self) {
   auto& st = self->state;
   if (st.shutdown && st.core->drained()) {
@@ -15,8 +22,48 @@ void maybe_finish_shutdown(self_ptr self) {
   }
 }
 
+/// Arms the tick for `at` unless an earlier one is pending.
+void wake_at(self_ptr self, time_point at) {
+  auto& st = self->state;
+  if (at >= st.tick_at)
+    return;
+  st.tick_at = at;
+  auto t = now(self);
+  self->delayed_send(self, at > t ? at - t : caf::timespan{0}, caf::tick_atom::value);
+}
+
+/// Sends waiting calls to workers with room.
+void route(self_ptr self) {
+  auto& st = self->state;
+  while (auto r = st.router.next()) {
+    auto w = st.workers.find(r->worker);
+    if (w != st.workers.end())
+      self->send(w->second, std::move(r->call));
+  }
+  if (st.router.waiting() > 0)
+    wake_at(self, st.router.next_deadline());
+}
+
+void arm_flush(self_ptr self) {
+  auto& st = self->state;
+  if (!st.flush_armed) {
+    st.flush_armed = true;
+    self->delayed_send(self, report_delay, caf::flush_atom::value);
+  }
+}
+
+void flush_reports(self_ptr self) {
+  auto& st = self->state;
+  if (!st.pending_outcomes.empty())
+    self->send(st.breaker, outcome_report{std::move(st.pending_outcomes)});
+  if (!st.pending_feedback.empty())
+    self->send(st.limiter, feedback_report{std::move(st.pending_feedback)});
+  st.pending_outcomes.clear();
+  st.pending_feedback.clear();
+}
+
 /// Turns the core's requests into messages. Answers from components come back as
-/// response handlers that call the core again.
+/// response handlers or messages that call the core again.
 class shell final : public dispatch::effects {
 public:
   explicit shell(self_ptr self) : self_(self) {}
@@ -24,6 +71,8 @@ public:
   void request_permit(acquire_permit msg) override {
     auto self = self_;
     auto ticket = msg.ticket;
+    msg.feedback = std::move(self->state.pending_feedback);
+    self->state.pending_feedback.clear();
     self->request(self->state.limiter, caf::infinite, std::move(msg))
       .then([self](permit_decision& d) { core(self).on_permit(d, now(self)); },
             [self, ticket](caf::error&) {
@@ -34,6 +83,8 @@ public:
   void check_breaker(breaker_check msg) override {
     auto self = self_;
     auto ticket = msg.ticket;
+    msg.outcomes = std::move(self->state.pending_outcomes);
+    self->state.pending_outcomes.clear();
     self->request(self->state.breaker, caf::infinite, std::move(msg))
       .then([self](breaker_verdict& v) { core(self).on_verdict(v, now(self)); },
             [self, ticket](caf::error&) {
@@ -42,26 +93,25 @@ public:
   }
 
   void start_call(http_call msg) override {
-    auto self = self_;
-    auto attempt = msg.attempt_id;
-    self->request(self->state.pool, caf::infinite, std::move(msg))
-      .then(
-        [self](http_call_result& r) {
-          core(self).on_call_result(std::move(r), now(self));
-          maybe_finish_shutdown(self);
-        },
-        [self, attempt](caf::error&) {
-          core(self).on_call_lost(attempt, now(self));
-          maybe_finish_shutdown(self);
-        });
+    self_->state.router.submit(std::move(msg));
+    route(self_);
   }
 
   void report_outcome(call_outcome msg) override {
-    self_->send(self_->state.breaker, std::move(msg));
+    self_->state.pending_outcomes.push_back(std::move(msg));
+    arm_flush(self_);
   }
 
   void report_permit(permit_feedback msg) override {
-    self_->send(self_->state.limiter, std::move(msg));
+    bool urgent = msg.pause.count() > 0; // a 429 must stop everybody now
+    self_->state.pending_feedback.push_back(std::move(msg));
+    if (urgent) {
+      self_->send(self_->state.limiter,
+                  feedback_report{std::move(self_->state.pending_feedback)});
+      self_->state.pending_feedback.clear();
+    } else {
+      arm_flush(self_);
+    }
   }
 
   void answer(uint64_t id, embed_result result) override {
@@ -100,15 +150,7 @@ public:
     replies.erase(i);
   }
 
-  void wake_at(time_point at) override {
-    auto& st = self_->state;
-    if (at >= st.tick_at)
-      return;
-    st.tick_at = at;
-    auto t = now(self_);
-    self_->delayed_send(self_, at > t ? at - t : caf::timespan{0},
-                        caf::tick_atom::value);
-  }
+  void wake_at(time_point at) override { embedrt::wake_at(self_, at); }
 
   void publish(event_kind kind, std::string detail) override {
     self_->send(self_->state.events,
@@ -118,18 +160,15 @@ public:
 private:
   static dispatch::dispatcher_core& core(self_ptr self) { return *self->state.core; }
 
-  static time_point now(self_ptr self) { return self->clock().now(); }
-
   self_ptr self_;
 };
 
-uint64_t admit(self_ptr self, dispatcher_state::reply_channel channel,
-               embed_request&& req) {
+void admit(self_ptr self, dispatcher_state::reply_channel channel,
+           embed_request&& req) {
   auto& st = self->state;
   auto id = st.next_id++;
   st.replies.emplace(id, std::move(channel));
-  st.core->admit(id, std::move(req), self->clock().now());
-  return id;
+  st.core->admit(id, std::move(req), now(self));
 }
 
 void acquire(self_ptr self, dispatcher_state::credit_channel channel,
@@ -137,7 +176,21 @@ void acquire(self_ptr self, dispatcher_state::credit_channel channel,
   auto& st = self->state;
   auto id = st.next_id++;
   st.credit_replies.emplace(id, std::move(channel));
-  st.core->acquire_credit(id, req.max_requests, self->clock().now());
+  st.core->acquire_credit(id, req.max_requests, now(self));
+}
+
+/// A worker failed: everything it carried is answered `worker_failed` (and re-sent
+/// by the core as a retry, within the deadline and the attempt limit).
+void on_worker_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  auto id = static_cast<uint64_t>(dm.source.id());
+  if (st.workers.erase(id) == 0)
+    return;
+  auto t = now(self);
+  for (auto attempt : st.router.remove(id))
+    st.core->on_call_lost(attempt, t);
+  route(self);
+  maybe_finish_shutdown(self);
 }
 
 } // namespace
@@ -148,11 +201,11 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
   auto& st = self->state;
   st.limiter = std::move(args.limiter);
   st.breaker = std::move(args.breaker);
-  st.pool = std::move(args.pool);
   st.events = std::move(args.events);
   st.effects = std::make_unique<shell>(self);
   st.core = std::make_unique<dispatch::dispatcher_core>(args.config, *st.effects,
-                                                        self->clock().now());
+                                                        now(self));
+  self->set_down_handler([=](caf::down_msg& dm) { on_worker_down(self, dm); });
   return {
     // -- requests ---------------------------------------------------------------------
     [=](embed_request& req) -> caf::result<embed_result> {
@@ -173,17 +226,33 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
     [=](host_acquire_credit& req) {
       acquire(self, std::move(req.completion), req.request);
     },
-    [=](release_credit& x) {
-      self->state.core->release_credit(x.requests, self->clock().now());
-    },
+    [=](release_credit& x) { self->state.core->release_credit(x.requests, now(self)); },
     [=](begin_shutdown& x) -> caf::result<shutdown_report> {
       auto rp = self->make_response_promise<shutdown_report>();
       self->state.shutdown = rp;
-      self->state.core->begin_shutdown(x.grace, self->clock().now());
+      self->state.core->begin_shutdown(x.grace, now(self));
       maybe_finish_shutdown(self);
       return rp;
     },
     [=](caf::get_atom) { return self->state.core->counters(); },
+    // -- data path --------------------------------------------------------------------
+    [=](http_call_results& batch) {
+      auto& s = self->state;
+      auto t = now(self);
+      for (auto& r : batch.results)
+        if (s.router.finish(r.attempt_id)) // else: its worker was declared failed
+          s.core->on_call_result(std::move(r), t);
+      route(self);
+      maybe_finish_shutdown(self);
+    },
+    [=](worker_joined& x) {
+      auto& s = self->state;
+      auto id = static_cast<uint64_t>(x.worker->id());
+      self->monitor(x.worker);
+      s.workers[id] = caf::actor_cast<http_worker_actor>(x.worker);
+      s.router.add(id, x.capacity);
+      route(self);
+    },
     // -- supervision ------------------------------------------------------------------
     [=](component_replaced& x) {
       auto& s = self->state;
@@ -195,22 +264,34 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
           s.breaker = caf::actor_cast<circuit_breaker_actor>(x.handle);
           break;
         case component_kind::http_pool:
-          s.pool = caf::actor_cast<http_pool_actor>(x.handle);
-          break;
+          return; // workers announce themselves; failed ones are seen as down
       }
-      s.core->on_component_replaced(x.kind, self->clock().now());
+      s.core->on_component_replaced(x.kind, now(self));
       maybe_finish_shutdown(self);
     },
     [=](availability_changed& x) {
-      self->state.core->set_available(x.available, x.reason, self->clock().now());
+      self->state.core->set_available(x.available, x.reason, now(self));
       maybe_finish_shutdown(self);
     },
-    // -- timer ------------------------------------------------------------------------
+    // -- timers -----------------------------------------------------------------------
     [=](caf::tick_atom) {
       auto& s = self->state;
       s.tick_at = time_point::max();
-      s.core->on_timer(self->clock().now());
+      auto t = now(self);
+      for (auto attempt : s.router.expire(t)) {
+        http_call_result r;
+        r.attempt_id = attempt;
+        r.status = attempt_status::expired;
+        r.detail = "no worker was free before the deadline";
+        s.core->on_call_result(std::move(r), t);
+      }
+      s.core->on_timer(t);
+      route(self);
       maybe_finish_shutdown(self);
+    },
+    [=](caf::flush_atom) {
+      self->state.flush_armed = false;
+      flush_reports(self);
     },
   };
 }

@@ -1,8 +1,14 @@
 // Dispatcher: the runtime's entry point (`embedder_actor`). A thin shell around
 // `dispatch::dispatcher_core`: it numbers requests, keeps their reply channels (a CAF
 // response promise or a host's one-shot callback), turns the core's effects into
-// messages to the rate limiter, circuit breaker and pool, and feeds their answers and
-// one timer back in. All timing goes through `self->clock()`.
+// messages to the rate limiter, the circuit breaker and the HTTP workers, and feeds
+// their answers and one timer back in. All timing goes through `self->clock()`.
+//
+// Data path: attempts go to the workers directly (routed by `dispatch::worker_router`,
+// within each worker's capacity); results come back in batches. The dispatcher
+// monitors every worker the pool announces, so a failed worker's attempts are
+// answered (re-sent as retries) without waiting for anyone. Breaker outcomes and
+// permit feedback ride on the next check / permit request, or go out within ~1 ms.
 //
 // Talks to its components with `request(..., infinite)` and tickets instead of CAF
 // request timeouts: the core's own deadline heap bounds every wait, and CAF 0.17
@@ -14,23 +20,27 @@
 #include <optional>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/http_worker.hpp"
 #include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/dispatch/dispatcher_core.hpp"
+#include "src/dispatch/worker_router.hpp"
 
 namespace embedrt {
 
-/// The dispatcher's full interface: the public one plus its timer.
-using dispatcher_impl = embedder_actor::extend<caf::reacts_to<caf::tick_atom>>;
+/// The dispatcher's full interface: the public one, what the pool and workers send,
+/// and its timers.
+using dispatcher_impl = embedder_actor::extend_with<call_sink_actor>::extend<
+  caf::reacts_to<caf::tick_atom>, caf::reacts_to<caf::flush_atom>>;
 
 struct dispatcher_args {
   runtime_config config;
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
-  http_pool_actor pool;
   event_sink_actor events;
 };
 
@@ -44,13 +54,19 @@ struct dispatcher_state {
 
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
-  http_pool_actor pool;
   event_sink_actor events;
   std::unique_ptr<dispatch::effects> effects;
   std::unique_ptr<dispatch::dispatcher_core> core;
+  dispatch::worker_router router;
+  /// Router id (actor id) -> worker.
+  std::unordered_map<uint64_t, http_worker_actor> workers;
   std::unordered_map<uint64_t, reply_channel> replies;
   std::unordered_map<uint64_t, credit_channel> credit_replies;
   std::optional<caf::typed_response_promise<shutdown_report>> shutdown;
+  /// Reports waiting for a check / permit request to ride on.
+  std::vector<call_outcome> pending_outcomes;
+  std::vector<permit_feedback> pending_feedback;
+  bool flush_armed = false;
   uint64_t next_id = 1;
   caf::actor_clock::time_point tick_at = caf::actor_clock::time_point::max();
 };

@@ -60,14 +60,27 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
             http_worker_args args) {
   auto& st = self->state;
   st.args = std::move(args);
-  // The transport thread reports through a weak handle: a completion for a worker
-  // that is gone is dropped, and the pool answers its calls.
+  // A failure (an exception from a handler) ends the worker with its reason; the pool
+  // and the dispatcher see it in their down messages. No printing to stderr.
+  self->set_exception_handler(
+    [](caf::scheduled_actor*, std::exception_ptr& ptr) -> caf::error {
+      try {
+        std::rethrow_exception(ptr);
+      } catch (const std::exception& e) {
+        return caf::make_error(caf::sec::runtime_error, e.what());
+      } catch (...) {
+        return caf::make_error(caf::sec::runtime_error, "unknown exception");
+      }
+    });
+  // The transport thread reports through a weak handle: completions for a worker that
+  // is gone are dropped, and the dispatcher answers its attempts.
   caf::weak_actor_ptr weak = self->ctrl();
-  st.transport = st.args.make_transport(st.args.settings, [weak](
-                                                            http::transfer_result&& x) {
-    if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), transfer_done{std::move(x)});
-  });
+  st.transport = st.args.make_transport(
+    st.args.settings, [weak](std::vector<http::transfer_result>&& results) {
+      if (auto strong = weak.lock())
+        caf::anon_send(caf::actor_cast<caf::actor>(strong),
+                       transfer_batch{std::move(results)});
+    });
   return {
     // -- requests ---------------------------------------------------------------------
     [=](http_call& call) {
@@ -84,24 +97,33 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
         r.attempt_id = call.attempt_id;
         r.status = attempt_status::transport_error;
         r.detail = "the worker's transport is at capacity";
-        self->send(s.args.pool, std::move(r));
+        http_call_results out;
+        out.results.push_back(std::move(r));
+        self->send(s.args.sink, std::move(out));
       }
     },
     // -- events -----------------------------------------------------------------------
-    [=](transfer_done& done) {
+    [=](transfer_batch& batch) {
       auto& s = self->state;
-      if (done.result.status == http::transfer_status::transport_broken) {
-        // The curl state is unusable: fail, and let the pool restart us.
-        self->quit(caf::make_error(caf::sec::runtime_error,
-                                   "transport broken: " + done.result.error));
-        return;
+      http_call_results out;
+      out.results.reserve(batch.results.size());
+      for (auto& done : batch.results) {
+        if (done.status == http::transfer_status::transport_broken) {
+          // The curl state is unusable: fail, and let the pool restart us; the
+          // dispatcher answers (re-sends) every attempt we carried.
+          self->quit(caf::make_error(caf::sec::runtime_error,
+                                     "transport broken: " + done.error));
+          return;
+        }
+        auto i = s.calls.find(done.id);
+        if (i == s.calls.end())
+          continue;
+        auto meta = i->second;
+        s.calls.erase(i);
+        out.results.push_back(to_call_result(std::move(done), meta));
       }
-      auto i = s.calls.find(done.result.id);
-      if (i == s.calls.end())
-        return;
-      auto meta = i->second;
-      s.calls.erase(i);
-      self->send(s.args.pool, to_call_result(std::move(done.result), meta));
+      if (!out.results.empty())
+        self->send(s.args.sink, std::move(out));
     },
     // -- supervision ------------------------------------------------------------------
     [=](crash_worker_for_test) {

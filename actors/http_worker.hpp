@@ -1,16 +1,18 @@
 // HTTP worker: owns one transport (in production a curl multi handle on its own
-// thread) and turns `http_call`s into checked `http_call_result`s for its pool. Many
-// transfers run at once; the actor itself never blocks. Completions arrive from the
-// transport thread as `transfer_done` messages; the body is decoded and checked here
-// (simdjson), on the actor scheduler, not on the transport thread.
+// thread) and turns `http_call`s from the dispatcher into checked `http_call_result`s.
+// Many transfers run at once; the actor itself never blocks. The transport hands over
+// the completions of each loop turn as one `transfer_batch`; the bodies are decoded
+// and checked here (simdjson), on the actor scheduler, and go back to the dispatcher
+// as one `http_call_results` message.
 //
 // A worker fails (and its pool restarts it) when its transport breaks or when a test
-// asks it to; what it had in flight is answered by the pool.
+// asks it to; the dispatcher, which monitors it, answers what it carried.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
@@ -19,28 +21,26 @@
 
 namespace embedrt {
 
-/// A finished transfer, sent by the transport thread to its worker.
-struct transfer_done {
-  http::transfer_result result;
+/// Finished transfers of one transport loop turn, sent by the transport thread.
+struct transfer_batch {
+  std::vector<http::transfer_result> results;
 };
 
 } // namespace embedrt
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(embedrt::transfer_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(embedrt::transfer_batch)
 
 namespace embedrt {
 
-/// Where a worker sends its results (its pool).
-using worker_sink_actor = caf::typed_actor<caf::reacts_to<http_call_result>>;
-
 using http_worker_actor
-  = caf::typed_actor<caf::reacts_to<http_call>, caf::reacts_to<transfer_done>,
+  = caf::typed_actor<caf::reacts_to<http_call>, caf::reacts_to<transfer_batch>,
                      caf::reacts_to<crash_worker_for_test>>;
 
 struct http_worker_args {
   /// Position in the pool, for events and tests.
   uint32_t index = 0;
-  worker_sink_actor pool;
+  /// Where results go (the dispatcher).
+  call_sink_actor sink;
   /// Holds the API key: never printed, never put in a message.
   http::transport_settings settings;
   http::transport_factory make_transport;

@@ -4,7 +4,6 @@
 #include <random>
 #include <string>
 
-#include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
 namespace embedrt {
@@ -12,7 +11,6 @@ namespace embedrt {
 namespace {
 
 using self_ptr = http_pool_impl::stateful_pointer<http_pool_state>;
-using time_point = caf::actor_clock::time_point;
 using std::chrono::milliseconds;
 
 void publish(self_ptr self, event_kind kind, std::string source, std::string detail) {
@@ -26,127 +24,38 @@ void spawn_worker(self_ptr self, uint32_t index) {
   auto& slot = st.workers[index];
   http_worker_args wargs;
   wargs.index = index;
-  wargs.pool = caf::actor_cast<worker_sink_actor>(self);
+  wargs.sink = st.args.dispatcher;
   wargs.settings = st.args.transport;
   wargs.settings.max_connections = slot.capacity;
   wargs.make_transport = st.args.make_transport;
   wargs.test_hooks = st.args.supervision.test_hooks;
   slot.handle = self->spawn<caf::monitored>(http_worker, std::move(wargs));
-  slot.alive = true;
-  slot.in_flight = 0;
-}
-
-void count_response(self_ptr self, const http_call_result& r) {
-  auto& c = self->state.counters;
-  ++c.calls_completed;
-  auto s = r.http_status;
-  if (s == 0)
-    return;
-  if (s >= 200 && s < 300)
-    ++c.responses_2xx;
-  else if (s == 429)
-    ++c.responses_429;
-  else if (s >= 400 && s < 500)
-    ++c.responses_4xx_other;
-  else if (s >= 500)
-    ++c.responses_5xx;
-}
-
-http_call_result failed_call(uint64_t attempt, attempt_status status,
-                             std::string detail) {
-  http_call_result r;
-  r.attempt_id = attempt;
-  r.status = status;
-  r.detail = std::move(detail);
-  return r;
-}
-
-/// Starts queued calls on workers with free capacity (least loaded first); answers
-/// `expired` for calls whose deadline passed while they waited.
-void dispatch(self_ptr self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  auto next_deadline = time_point::max();
-  while (!st.queue.empty()) {
-    auto& front = st.queue.front();
-    if (front.call.deadline <= now) {
-      ++st.counters.calls_expired_in_pool;
-      front.promise.deliver(failed_call(front.call.attempt_id, attempt_status::expired,
-                                        "no worker was free before the deadline"));
-      st.queue.pop_front();
-      continue;
-    }
-    http_pool_state::worker_slot* best = nullptr;
-    uint32_t index = 0;
-    for (uint32_t i = 0; i < st.workers.size(); ++i) {
-      auto& w = st.workers[i];
-      if (w.alive && w.in_flight < w.capacity
-          && (best == nullptr || w.in_flight < best->in_flight)) {
-        best = &w;
-        index = i;
-      }
-    }
-    if (best == nullptr) {
-      for (auto& q : st.queue)
-        next_deadline = std::min(next_deadline, q.call.deadline);
-      break;
-    }
-    ++best->in_flight;
-    st.calls.emplace(front.call.attempt_id,
-                     http_pool_state::pending_call{std::move(front.promise), index});
-    self->send(best->handle, std::move(front.call));
-    st.queue.pop_front();
-  }
-  if (next_deadline < st.tick_at) {
-    st.tick_at = next_deadline;
-    self->delayed_send(self, next_deadline - now, caf::tick_atom::value);
-  }
-}
-
-/// Answers everything the pool holds with `worker_failed` (before the pool fails).
-void fail_everything(self_ptr self, const std::string& why) {
-  auto& st = self->state;
-  for (auto& [attempt, pc] : st.calls)
-    pc.promise.deliver(failed_call(attempt, attempt_status::worker_failed, why));
-  st.calls.clear();
-  for (auto& q : st.queue)
-    q.promise.deliver(
-      failed_call(q.call.attempt_id, attempt_status::worker_failed, why));
-  st.queue.clear();
+  slot.started = self->clock().now();
+  self->send(st.args.dispatcher, worker_joined{caf::actor_cast<caf::actor>(slot.handle),
+                                               slot.capacity, index});
 }
 
 void on_worker_down(self_ptr self, uint32_t index, const caf::error& reason) {
   auto& st = self->state;
   auto& slot = st.workers[index];
-  slot.alive = false;
   slot.handle = nullptr;
   ++slot.epoch;
   ++st.counters.workers_failed;
-  auto why = "worker " + std::to_string(index) + " failed: " + to_string(reason);
-  // Nothing lost: every call the worker carried is answered, so the dispatcher can
-  // re-send it (as a retry attempt) or answer its callers.
-  for (auto i = st.calls.begin(); i != st.calls.end();) {
-    if (i->second.worker == index) {
-      i->second.promise.deliver(
-        failed_call(i->first, attempt_status::worker_failed, why));
-      i = st.calls.erase(i);
-    } else {
-      ++i;
-    }
-  }
   publish(self, event_kind::worker_failed, "worker " + std::to_string(index),
           to_string(reason));
   auto now = self->clock().now();
   if (!st.intensity->record(now)) {
     // Restarting one worker after another is not helping: fail as a whole.
-    fail_everything(self, why + " (restart intensity exceeded)");
     self->quit(
       caf::make_error(caf::sec::runtime_error, "worker restart intensity exceeded"));
     return;
   }
+  // A worker that ran for a whole restart window before failing starts over at the
+  // smallest backoff.
+  if (now - slot.started >= milliseconds{st.args.supervision.restart_window_ms})
+    slot.consecutive_failures = 0;
   auto delay = st.backoff->delay(++slot.consecutive_failures, st.rng);
   self->delayed_send(self, delay, caf::spawn_atom::value, index, slot.epoch);
-  dispatch(self);
 }
 
 } // namespace
@@ -187,50 +96,24 @@ http_worker_pool(http_pool_impl::stateful_pointer<http_pool_state> self,
       }
   });
   return {
-    // -- requests ---------------------------------------------------------------------
-    [=](http_call& call) -> caf::result<http_call_result> {
-      auto rp = self->make_response_promise<http_call_result>();
-      self->state.queue.push_back(http_pool_state::queued_call{std::move(call), rp});
-      dispatch(self);
-      return rp;
-    },
-    // -- events -----------------------------------------------------------------------
-    [=](http_call_result& r) {
-      auto& s = self->state;
-      auto i = s.calls.find(r.attempt_id);
-      if (i == s.calls.end())
-        return; // answered already (the worker was declared failed)
-      auto& w = s.workers[i->second.worker];
-      if (w.in_flight > 0)
-        --w.in_flight;
-      w.consecutive_failures = 0;
-      count_response(self, r);
-      i->second.promise.deliver(std::move(r));
-      s.calls.erase(i);
-      dispatch(self);
-    },
+    // -- supervision ------------------------------------------------------------------
     [=](caf::spawn_atom, uint32_t index, uint64_t epoch) {
       auto& s = self->state;
-      if (index >= s.workers.size() || s.workers[index].alive
+      if (index >= s.workers.size() || s.workers[index].handle
           || s.workers[index].epoch != epoch)
         return;
       spawn_worker(self, index);
       ++s.counters.workers_restarted;
       publish(self, event_kind::worker_restarted, "worker " + std::to_string(index),
               "restarted");
-      dispatch(self);
     },
-    [=](caf::tick_atom) {
-      self->state.tick_at = time_point::max();
-      dispatch(self);
-    },
-    // -- supervision ------------------------------------------------------------------
     [=](crash_worker_for_test& x) {
       auto& s = self->state;
       if (s.args.supervision.test_hooks && x.worker_index < s.workers.size()
-          && s.workers[x.worker_index].alive)
+          && s.workers[x.worker_index].handle)
         self->send(s.workers[x.worker_index].handle, x);
     },
+    // -- requests ---------------------------------------------------------------------
     [=](caf::get_atom) {
       auto c = self->state.counters;
       if (auto& tc = self->state.args.transport.counters)

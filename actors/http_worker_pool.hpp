@@ -1,24 +1,18 @@
-// HTTP worker pool: spreads attempts over its workers and supervises them (it is the
-// workers' supervisor in the OTP sense). Every `http_call` is answered exactly once:
-// with the worker's result, with `worker_failed` when the worker carrying it died, or
-// with `expired` when it waited for a worker past its deadline.
+// HTTP worker pool: the workers' supervisor (OTP sense). It spawns
+// `http_pool.workers` workers, gives each a share of `http_pool.max_connections`,
+// announces each one to the dispatcher (`worker_joined`), and restarts failed ones
+// after a jittered, growing backoff. The dispatcher sends attempts to the workers
+// directly and monitors them, so the pool stays off the data path and nothing it
+// holds can be lost: when a worker fails, the dispatcher answers (re-sends) what it
+// carried.
 //
-// Limits: at most `http_pool.max_connections` attempts on the wire over all workers
-// (each worker gets a share); the dispatcher never sends more than that (credit), so
-// the pool's own queue only holds calls whose worker is restarting.
-//
-// Failed workers are restarted after a jittered, growing backoff. More than
-// `max_worker_restarts` within `restart_window_ms` and the pool fails as a whole
-// (after answering everything it holds), for the supervisor to decide.
+// More than `max_worker_restarts` within `restart_window_ms` and the pool fails as a
+// whole (taking its workers with it), for the supervisor to decide.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <unordered_map>
 #include <vector>
-
-#include <caf/typed_response_promise.hpp>
 
 #include "actors/http_worker.hpp"
 #include "config/runtime_config.hpp"
@@ -29,11 +23,9 @@
 
 namespace embedrt {
 
-/// The pool's full interface: the public one plus its workers' results and its timers.
+/// The pool's full interface: the public one plus its restart timer.
 using http_pool_impl
-  = http_pool_actor::extend<caf::reacts_to<http_call_result>,
-                            caf::reacts_to<caf::spawn_atom, uint32_t, uint64_t>,
-                            caf::reacts_to<caf::tick_atom>>;
+  = http_pool_actor::extend<caf::reacts_to<caf::spawn_atom, uint32_t, uint64_t>>;
 
 struct http_pool_args {
   http_pool_config pool;
@@ -41,6 +33,8 @@ struct http_pool_args {
   /// Holds the API key: never printed, never put in a message.
   http::transport_settings transport;
   http::transport_factory make_transport;
+  /// Receives `worker_joined` and the workers' results.
+  call_sink_actor dispatcher;
   event_sink_actor events;
   uint64_t seed = 0;
 };
@@ -51,32 +45,18 @@ struct http_pool_state {
   struct worker_slot {
     http_worker_actor handle;
     uint32_t capacity = 0;
-    uint32_t in_flight = 0;
-    /// Failures since the last successful result, for the growing backoff.
+    /// Failures in a row (reset when a restart holds for a restart window).
     uint32_t consecutive_failures = 0;
     /// Distinguishes restart timers of successive incarnations.
     uint64_t epoch = 0;
-    bool alive = false;
-  };
-
-  struct pending_call {
-    caf::typed_response_promise<http_call_result> promise;
-    uint32_t worker = 0;
-  };
-
-  struct queued_call {
-    http_call call;
-    caf::typed_response_promise<http_call_result> promise;
+    caf::actor_clock::time_point started;
   };
 
   http_pool_args args;
   std::vector<worker_slot> workers;
-  std::unordered_map<uint64_t, pending_call> calls;
-  std::deque<queued_call> queue;
   std::unique_ptr<policy::restart_intensity> intensity;
   std::unique_ptr<policy::backoff_policy> backoff;
   policy::rng_type rng;
-  caf::actor_clock::time_point tick_at = caf::actor_clock::time_point::max();
   runtime_counters counters;
 
   /// Stops the workers with the pool (they hold curl threads).

@@ -55,6 +55,23 @@ void process(self_ptr self, time_point now) {
   }
 }
 
+/// Learns from how one earlier permit ended.
+void apply(self_ptr self, const permit_feedback& fb, time_point now) {
+  auto& s = self->state;
+  s.policy->reconcile(fb.reserved_tokens, fb.actual_tokens, now);
+  s.policy->observe(fb.headers, now);
+  if (fb.pause.count() > 0) {
+    auto before = s.policy->paused_until();
+    s.policy->pause(fb.pause, now);
+    if (s.policy->paused_until() > before) {
+      ++s.counters.grants_paused_rate_limited;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(fb.pause);
+      self->send(s.events, runtime_event{event_kind::grants_paused, "rate_limiter",
+                                         std::to_string(ms.count()) + " ms", now});
+    }
+  }
+}
+
 } // namespace
 
 rate_limiter_impl::behavior_type
@@ -69,6 +86,10 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
     [=](acquire_permit& req) -> caf::result<permit_decision> {
       auto& s = self->state;
       auto now = self->clock().now();
+      // Feedback on earlier permits rides on this request: learn from it first.
+      for (auto& fb : req.feedback)
+        apply(self, fb, now);
+      req.feedback.clear();
       if (s.queue.empty() && now <= req.deadline
           && s.policy->try_acquire(req.tokens, now).count() == 0) {
         ++s.counters.permits_granted;
@@ -85,21 +106,10 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       return rp;
     },
     // -- events -----------------------------------------------------------------------
-    [=](permit_feedback& fb) {
-      auto& s = self->state;
+    [=](feedback_report& x) {
       auto now = self->clock().now();
-      s.policy->reconcile(fb.reserved_tokens, fb.actual_tokens, now);
-      s.policy->observe(fb.headers, now);
-      if (fb.pause.count() > 0) {
-        auto before = s.policy->paused_until();
-        s.policy->pause(fb.pause, now);
-        if (s.policy->paused_until() > before) {
-          ++s.counters.grants_paused_rate_limited;
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(fb.pause);
-          self->send(s.events, runtime_event{event_kind::grants_paused, "rate_limiter",
-                                             std::to_string(ms.count()) + " ms", now});
-        }
-      }
+      for (auto& fb : x.feedback)
+        apply(self, fb, now);
       process(self, now);
     },
     [=](caf::tick_atom) {

@@ -41,6 +41,7 @@ void spawn_pool(self_ptr self) {
   pa.supervision = st.args.config.supervision;
   pa.transport = st.args.transport;
   pa.make_transport = st.args.make_transport;
+  pa.dispatcher = caf::actor_cast<call_sink_actor>(st.dispatcher);
   pa.events = events_of(self);
   pa.seed = st.args.config.retry.seed == 0
               ? 0
@@ -63,9 +64,10 @@ void on_down(self_ptr self, caf::down_msg& dm) {
   if (is(st.pool, dm.source)) {
     st.pool = nullptr;
     if (st.pool_intensity->record(now)) {
+      // The old workers died with the old pool (the dispatcher, which monitors them,
+      // re-sends what they carried); the new pool announces its own.
       spawn_pool(self);
       ++st.counters.pools_restarted;
-      replaced(self, component_kind::http_pool, caf::actor_cast<caf::actor>(st.pool));
       publish(self, runtime_event{event_kind::pool_restarted, "supervisor",
                                   to_string(dm.reason), now});
     } else {
@@ -115,10 +117,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     sup.max_pool_restarts, std::chrono::milliseconds{sup.pool_restart_window_ms});
   spawn_limiter(self);
   spawn_breaker(self);
-  spawn_pool(self);
   st.dispatcher = self->spawn<caf::monitored>(
     dispatcher,
-    dispatcher_args{st.args.config, st.limiter, st.breaker, st.pool, events_of(self)});
+    dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self)});
+  spawn_pool(self); // announces its workers to the dispatcher
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
     // -- events -----------------------------------------------------------------------

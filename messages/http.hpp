@@ -106,4 +106,19 @@ typename Inspector::result_type inspect(Inspector& f, http_call_result& x) {
            x.wire_time);
 }
 
+/// Results of the attempts a worker finished in one turn of its transport loop, sent
+/// to the dispatcher as one message (fewer hops under load).
+struct http_call_results {
+  std::vector<http_call_result> results;
+};
+
+inline bool operator==(const http_call_results& x, const http_call_results& y) {
+  return x.results == y.results;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_call_results& x) {
+  return f(caf::meta::type_name("http_call_results"), x.results);
+}
+
 } // namespace embedrt

@@ -1,12 +1,13 @@
 // Typed actor handles: who may send what to whom, checked at compile time.
 //
-//   host ──embed_request──▶ dispatcher ──acquire_permit──▶ rate_limiter
-//                               │        ──breaker_check──▶ circuit_breaker
-//                               │        ──http_call──────▶ http_worker_pool ──▶
-//                               http_worker ◀──── http_call_result ─────────┘    (curl
-//                               multi thread)
-//   supervisor: spawns and monitors all of them; publishes runtime_event to
-//   subscribers.
+// clang-format off
+//   host --embed_request--> dispatcher --acquire_permit--> rate_limiter
+//                              |        --breaker_check---> circuit_breaker
+//                              |        --http_call-------> http_worker (curl multi thread)
+//                              <------- http_call_results ------'
+//   http_worker_pool: spawns, supervises and announces the workers (worker_joined).
+//   supervisor: spawns and monitors all of them; publishes runtime_event.
+// clang-format on
 #pragma once
 
 #include <caf/fwd.hpp>
@@ -26,20 +27,25 @@ using event_sink_actor = caf::typed_actor<caf::reacts_to<runtime_event>>;
 /// Requests and tokens per minute; answers permits in FIFO order.
 using rate_limiter_actor
   = caf::typed_actor<caf::replies_to<acquire_permit>::with<permit_decision>,
-                     caf::reacts_to<permit_feedback>,
+                     caf::reacts_to<feedback_report>,
                      caf::replies_to<caf::get_atom>::with<runtime_counters>>;
 
 /// Closed / open / half-open gate for one upstream endpoint and model.
 using circuit_breaker_actor
   = caf::typed_actor<caf::replies_to<breaker_check>::with<breaker_verdict>,
-                     caf::reacts_to<call_outcome>,
+                     caf::reacts_to<outcome_report>,
                      caf::replies_to<caf::get_atom>::with<runtime_counters>>;
 
-/// Spreads attempts over its workers; answers every call exactly once.
+/// Spawns and supervises the HTTP workers and announces them to the dispatcher, which
+/// sends them attempts directly (the pool is the control plane, not the data path).
 using http_pool_actor
-  = caf::typed_actor<caf::replies_to<http_call>::with<http_call_result>,
-                     caf::reacts_to<crash_worker_for_test>,
+  = caf::typed_actor<caf::reacts_to<crash_worker_for_test>,
                      caf::replies_to<caf::get_atom>::with<runtime_counters>>;
+
+/// The dispatcher as the pool and the workers see it: announcements of workers, and
+/// results of the attempts it sent them.
+using call_sink_actor
+  = caf::typed_actor<caf::reacts_to<http_call_results>, caf::reacts_to<worker_joined>>;
 
 /// The public entry point: admission, micro-batching, retries, deadlines.
 using embedder_actor = caf::typed_actor<

@@ -97,4 +97,24 @@ typename Inspector::result_type inspect(Inspector& f, crash_worker_for_test& x) 
   return f(caf::meta::type_name("crash_worker_for_test"), x.worker_index);
 }
 
+/// Pool -> dispatcher: a worker is ready to take up to `capacity` attempts at once.
+/// The dispatcher sends it `http_call`s directly (the pool is off the data path) and
+/// monitors it: when it fails, the attempts it carried are answered `worker_failed`.
+struct worker_joined {
+  /// An `http_worker_actor`.
+  caf::actor worker;
+  uint32_t capacity = 0;
+  /// Position in the pool, for events and tests.
+  uint32_t index = 0;
+};
+
+inline bool operator==(const worker_joined& x, const worker_joined& y) {
+  return x.worker == y.worker && x.capacity == y.capacity && x.index == y.index;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_joined& x) {
+  return f(caf::meta::type_name("worker_joined"), x.worker, x.capacity, x.index);
+}
+
 } // namespace embedrt

@@ -2,61 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <caf/actor_clock.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
 namespace embedrt {
-
-/// Asks for permission to send one upstream request carrying `tokens` estimated
-/// tokens. Waits in the limiter's bounded FIFO until granted or denied.
-struct acquire_permit {
-  /// Chosen by the requester, echoed in the decision.
-  uint64_t ticket = 0;
-  /// Estimated prompt tokens, reserved now and reconciled with `usage` later.
-  uint32_t tokens = 0;
-  /// The permit is useless after this point; the limiter denies instead of waiting past
-  /// it.
-  caf::actor_clock::time_point deadline;
-};
-
-inline bool operator==(const acquire_permit& x, const acquire_permit& y) {
-  return x.ticket == y.ticket && x.tokens == y.tokens && x.deadline == y.deadline;
-}
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, acquire_permit& x) {
-  return f(caf::meta::type_name("acquire_permit"), x.ticket, x.tokens, x.deadline);
-}
-
-enum class permit_status : uint8_t {
-  granted = 0,
-  /// The limiter's FIFO is full.
-  denied_queue_full,
-  /// The buckets (or an upstream pause) cannot grant before the deadline.
-  denied_deadline,
-  /// The limiter is stopping.
-  denied_shutting_down,
-};
-
-const char* to_string(permit_status x);
-
-struct permit_decision {
-  uint64_t ticket = 0;
-  permit_status status = permit_status::granted;
-  /// How long the permit waited in the FIFO.
-  caf::timespan waited{0};
-};
-
-inline bool operator==(const permit_decision& x, const permit_decision& y) {
-  return x.ticket == y.ticket && x.status == y.status && x.waited == y.waited;
-}
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, permit_decision& x) {
-  return f(caf::meta::type_name("permit_decision"), x.ticket, x.status, x.waited);
-}
 
 /// What the upstream's `x-ratelimit-*` headers said; negative fields were absent.
 struct rate_limit_headers {
@@ -101,6 +53,75 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, permit_feedback& x) {
   return f(caf::meta::type_name("permit_feedback"), x.reserved_tokens, x.actual_tokens,
            x.headers, x.pause);
+}
+
+/// Asks for permission to send one upstream request carrying `tokens` estimated
+/// tokens. Waits in the limiter's bounded FIFO until granted or denied.
+struct acquire_permit {
+  /// Chosen by the requester, echoed in the decision.
+  uint64_t ticket = 0;
+  /// Estimated prompt tokens, reserved now and reconciled with `usage` later.
+  uint32_t tokens = 0;
+  /// The permit is useless after this point; the limiter denies instead of waiting past
+  /// it.
+  caf::actor_clock::time_point deadline;
+  /// Feedback on earlier permits, piggybacked so steady load needs no extra message;
+  /// applied before this permit is decided.
+  std::vector<permit_feedback> feedback;
+};
+
+inline bool operator==(const acquire_permit& x, const acquire_permit& y) {
+  return x.ticket == y.ticket && x.tokens == y.tokens && x.deadline == y.deadline
+         && x.feedback == y.feedback;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, acquire_permit& x) {
+  return f(caf::meta::type_name("acquire_permit"), x.ticket, x.tokens, x.deadline,
+           x.feedback);
+}
+
+/// Feedback that found no permit request to ride on (sent at most ~1 ms late, or at
+/// once when it carries a 429 pause).
+struct feedback_report {
+  std::vector<permit_feedback> feedback;
+};
+
+inline bool operator==(const feedback_report& x, const feedback_report& y) {
+  return x.feedback == y.feedback;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, feedback_report& x) {
+  return f(caf::meta::type_name("feedback_report"), x.feedback);
+}
+
+enum class permit_status : uint8_t {
+  granted = 0,
+  /// The limiter's FIFO is full.
+  denied_queue_full,
+  /// The buckets (or an upstream pause) cannot grant before the deadline.
+  denied_deadline,
+  /// The limiter is stopping.
+  denied_shutting_down,
+};
+
+const char* to_string(permit_status x);
+
+struct permit_decision {
+  uint64_t ticket = 0;
+  permit_status status = permit_status::granted;
+  /// How long the permit waited in the FIFO.
+  caf::timespan waited{0};
+};
+
+inline bool operator==(const permit_decision& x, const permit_decision& y) {
+  return x.ticket == y.ticket && x.status == y.status && x.waited == y.waited;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, permit_decision& x) {
+  return f(caf::meta::type_name("permit_decision"), x.ticket, x.status, x.waited);
 }
 
 } // namespace embedrt

@@ -217,6 +217,24 @@ void dispatcher_core::grant_credits() {
 // -- answers
 // ----------------------------------------------------------------------------
 
+void dispatcher_core::count_response(const http_call_result& x) {
+  auto& c = counters_;
+  if (x.status == attempt_status::expired) {
+    ++c.calls_expired_in_pool;
+    return;
+  }
+  ++c.calls_completed;
+  auto s = x.http_status;
+  if (s >= 200 && s < 300)
+    ++c.responses_2xx;
+  else if (s == 429)
+    ++c.responses_429;
+  else if (s >= 400 && s < 500)
+    ++c.responses_4xx_other;
+  else if (s >= 500)
+    ++c.responses_5xx;
+}
+
 void dispatcher_core::count_failure(embed_errc code) {
   auto& c = counters_;
   switch (code) {
@@ -551,7 +569,7 @@ void dispatcher_core::start_attempt(uint64_t batch_id, batch_state& b, time_poin
       tokens += it->second.tokens;
   b.reserved_tokens = tokens;
   ++active_;
-  fx_.request_permit(acquire_permit{b.attempt, tokens, deadline});
+  fx_.request_permit(acquire_permit{b.attempt, tokens, deadline, {}});
 }
 
 void dispatcher_core::on_permit(const permit_decision& x, time_point now) {
@@ -570,7 +588,7 @@ void dispatcher_core::on_permit(const permit_decision& x, time_point now) {
       erase_batch(bid);
     } else {
       b.stage = batch_stage::waiting_breaker;
-      fx_.check_breaker(breaker_check{b.attempt, keys_[b.key].key.model});
+      fx_.check_breaker(breaker_check{b.attempt, keys_[b.key].key.model, {}});
       return;
     }
   } else {
@@ -680,6 +698,7 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
 }
 
 void dispatcher_core::on_call_result(http_call_result x, time_point now) {
+  count_response(x);
   auto at = attempts_.find(x.attempt_id);
   if (at == attempts_.end())
     return; // a late answer of an attempt already given up: dropped

@@ -220,6 +220,7 @@ private:
   void grant_credits();
   uint32_t bulk_room() const noexcept;
   void count_failure(embed_errc code);
+  void count_response(const http_call_result& x);
 
   // -- state ------------------------------------------------------------------------
   runtime_config cfg_;

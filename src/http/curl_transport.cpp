@@ -169,6 +169,12 @@ public:
     return true;
   }
 
+  /// Consumer only: whether a push is visible.
+  bool empty() const {
+    return head_.load(std::memory_order_relaxed)
+           == tail_.load(std::memory_order_acquire);
+  }
+
   /// Consumer only.
   bool try_pop(T& out) {
     auto head = head_.load(std::memory_order_relaxed);
@@ -353,7 +359,13 @@ public:
       outstanding_.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
-    curl_multi_wakeup(multi_);
+    // Wake the curl thread only when it sleeps in curl_multi_poll: a busy loop sees
+    // the ring before it polls again. The fences pair with the ones in run() (the
+    // thread publishes `polling_` and then checks the ring; we publish the push and
+    // then check `polling_`), so one of the two always sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (polling_.load(std::memory_order_relaxed))
+      curl_multi_wakeup(multi_);
     return true;
   }
 
@@ -412,12 +424,31 @@ private:
         continue;
       }
       collect_completions();
+      flush();
       if (broken_)
         continue;
-      if (auto mc = curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms, nullptr);
-          mc != CURLM_OK)
+      polling_.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (!ring_.empty() || inject_fault_.load() || stop_.load()) {
+        polling_.store(false, std::memory_order_relaxed);
+        continue;
+      }
+      auto mc = curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms, nullptr);
+      polling_.store(false, std::memory_order_relaxed);
+      if (mc != CURLM_OK)
         break_transport(mc);
     }
+    // Stopping: whatever is left in batch_ is dropped with the transport, like the
+    // transfers still running (the owner is going away).
+  }
+
+  /// Hands the completions of this turn to the sink in one call.
+  void flush() {
+    if (batch_.empty())
+      return;
+    auto batch = std::move(batch_);
+    batch_.clear();
+    sink_(std::move(batch));
   }
 
   void start_submitted() {
@@ -557,7 +588,7 @@ private:
     free_.push_back(&t);
     outstanding_.fetch_sub(1, std::memory_order_release);
     counters_->transfers_completed.fetch_add(1, std::memory_order_relaxed);
-    sink_(std::move(r));
+    batch_.push_back(std::move(r));
   }
 
   /// A curl_multi_* call failed: fail everything outstanding, start nothing again.
@@ -591,6 +622,7 @@ private:
   /// may still deliver wakeups; if even polling fails, fall back to short sleeps.
   void idle_broken() {
     fail_submitted();
+    flush();
     if (stop_.load(std::memory_order_acquire))
       return;
     if (curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms, nullptr) != CURLM_OK)
@@ -612,12 +644,16 @@ private:
   std::atomic<uint32_t> outstanding_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> inject_fault_{false};
+  /// The curl thread is (about to be) blocked in curl_multi_poll.
+  std::atomic<bool> polling_{false};
 
   // Curl thread only (and the destructor after join).
   std::vector<std::unique_ptr<transfer>> slots_;
   std::vector<transfer*> free_;
   bool broken_ = false;
   std::string broken_error_;
+  /// Completions of the current loop turn, not yet handed to the sink.
+  std::vector<transfer_result> batch_;
 
   std::thread thread_; // last: starts after everything above exists
 };

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "messages/rate_limit.hpp"
 
@@ -72,8 +73,10 @@ struct transport_counters {
   std::atomic<uint64_t> transfers_completed{0};
 };
 
-/// Receives every completion exactly once, on a transport thread. Must not block.
-using completion_sink = std::function<void(transfer_result&&)>;
+/// Receives the completions of one turn of the transport loop (at least one), on a
+/// transport thread; every transfer appears exactly once. Must not block. Batching
+/// turns many completions into one message to the worker under load.
+using completion_sink = std::function<void(std::vector<transfer_result>&&)>;
 
 class transport {
 public:

@@ -26,16 +26,16 @@ struct breaker_fixture : fixture {
   }
 
   breaker_verdict check(const std::string& model = "m") {
-    auto a = ask<breaker_verdict>(sys, breaker, breaker_check{1, model});
+    auto a = ask<breaker_verdict>(sys, breaker, breaker_check{1, model, {}});
     sched.run();
     CAF_REQUIRE(a->done);
     return a->value;
   }
 
   void report(const breaker_verdict& v, call_result r, const std::string& model = "m") {
-    self->send(breaker,
-               call_outcome{model, v.generation,
-                            v.decision == breaker_decision::allowed_trial, r, 10ms});
+    call_outcome x{model, v.generation, v.decision == breaker_decision::allowed_trial,
+                   r, 10ms};
+    self->send(breaker, outcome_report{{x}});
     sched.run();
   }
 
@@ -100,6 +100,19 @@ CAF_TEST(outcomes of an earlier period are ignored) {
   CAF_CHECK(check().decision == breaker_decision::rejected_half_open_busy);
   report(trial, call_result::success);
   CAF_CHECK(check().decision == breaker_decision::allowed);
+}
+
+CAF_TEST(outcomes riding on a check are recorded before it is decided) {
+  for (int i = 0; i < 2; ++i)
+    report(check(), call_result::failure);
+  auto v = check();
+  auto a = ask<breaker_verdict>(
+    sys, breaker,
+    breaker_check{
+      2, "m", {call_outcome{"m", v.generation, false, call_result::failure, 10ms}}});
+  sched.run();
+  CAF_REQUIRE(a->done);
+  CAF_CHECK(a->value.decision == breaker_decision::rejected_open);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

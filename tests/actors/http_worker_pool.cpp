@@ -11,12 +11,29 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// What the pool and its workers sent to "the dispatcher".
+struct sink_log {
+  std::vector<worker_joined> joined;
+  std::vector<http_call_results> batches;
+};
+
+call_sink_actor::behavior_type fake_dispatcher(std::shared_ptr<sink_log> log) {
+  return {
+    [log](http_call_results& x) { log->batches.push_back(std::move(x)); },
+    [log](worker_joined& x) { log->joined.push_back(std::move(x)); },
+  };
+}
+
 struct pool_fixture : fixture {
   std::shared_ptr<fake_upstream> upstream = std::make_shared<fake_upstream>();
   std::shared_ptr<std::vector<runtime_event>> events
     = std::make_shared<std::vector<runtime_event>>();
+  std::shared_ptr<sink_log> log = std::make_shared<sink_log>();
+  call_sink_actor sink;
   http_pool_actor pool;
   uint64_t next_attempt = 1;
+
+  pool_fixture() { sink = sys.spawn(fake_dispatcher, log); }
 
   ~pool_fixture() {
     // Pool and workers reference each other: stop them explicitly.
@@ -37,29 +54,36 @@ struct pool_fixture : fixture {
     args.supervision.restart_window_ms = 60000;
     args.make_transport = upstream->factory();
     args.transport.counters = std::make_shared<http::transport_counters>();
+    args.dispatcher = sink;
     args.events = collect_events(sys, events);
     args.seed = 1;
     pool = sys.spawn(http_worker_pool, std::move(args));
     sched.run();
   }
 
-  std::shared_ptr<answer<http_call_result>> call(std::string text,
-                                                 caf::timespan within = 10s) {
+  http_worker_actor worker(size_t joined_index) {
+    return caf::actor_cast<http_worker_actor>(log->joined.at(joined_index).worker);
+  }
+
+  uint64_t call(const http_worker_actor& w, std::string text) {
     http_call c;
     c.attempt_id = next_attempt++;
     c.body = R"({"model":"m","input":[")" + text + R"("],"encoding_format":"float"})";
     c.input_count = 1;
     c.encoding = encoding_format::float_array;
     c.timeout = 5s;
-    c.deadline = sys.clock().now() + within;
-    auto a = ask<http_call_result>(sys, pool, std::move(c));
+    c.deadline = sys.clock().now() + 10s;
+    self->send(w, std::move(c));
     sched.run();
-    return a;
+    return next_attempt - 1;
   }
 
-  void crash(uint32_t worker) {
-    self->send(pool, crash_worker_for_test{worker});
-    sched.run();
+  std::vector<http_call_result> results() const {
+    std::vector<http_call_result> all;
+    for (auto& b : log->batches)
+      for (auto& r : b.results)
+        all.push_back(r);
+    return all;
   }
 
   size_t count(event_kind k) const {
@@ -74,62 +98,71 @@ struct pool_fixture : fixture {
 
 CAF_TEST_FIXTURE_SCOPE(http_worker_pool_tests, pool_fixture)
 
-CAF_TEST(a call goes to a worker and comes back decoded and checked) {
+CAF_TEST(the pool announces every worker with its share of the connections) {
+  start(3, 8);
+  CAF_REQUIRE_EQUAL(log->joined.size(), 3u);
+  CAF_CHECK_EQUAL(log->joined[0].capacity, 3u);
+  CAF_CHECK_EQUAL(log->joined[1].capacity, 3u);
+  CAF_CHECK_EQUAL(log->joined[2].capacity, 2u);
+  CAF_CHECK_EQUAL(upstream->transports_created(), 3u);
+}
+
+CAF_TEST(a worker answers a call decoded and checked) {
   start(1, 2);
-  auto a = call("abc");
+  auto id = call(worker(0), "abc");
   CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
   CAF_CHECK(upstream->pending()[0].request.timeout == 5s);
   upstream->complete_ok(0, 4);
   sched.run();
-  CAF_REQUIRE(a->done);
-  CAF_CHECK(a->value.status == attempt_status::succeeded);
-  CAF_CHECK(a->value.embeddings
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK_EQUAL(rs[0].attempt_id, id);
+  CAF_CHECK(rs[0].status == attempt_status::succeeded);
+  CAF_CHECK(rs[0].embeddings
             == std::vector<std::vector<float>>{fake_upstream::vector_for("abc", 4)});
-  CAF_CHECK_EQUAL(a->value.usage.prompt_tokens, 3u);
+  CAF_CHECK_EQUAL(rs[0].usage.prompt_tokens, 3u);
 }
 
 CAF_TEST(an error status comes back with the upstream message) {
   start(1, 2);
-  auto a = call("x");
+  call(worker(0), "x");
   upstream->complete_status(0, 503);
   sched.run();
-  CAF_REQUIRE(a->done);
-  CAF_CHECK(a->value.status == attempt_status::http_error);
-  CAF_CHECK_EQUAL(a->value.http_status, 503);
-  CAF_CHECK_EQUAL(a->value.detail, "scripted failure");
-  CAF_CHECK_EQUAL(request<runtime_counters>(pool, caf::get_atom::value).responses_5xx,
-                  1u);
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK(rs[0].status == attempt_status::http_error);
+  CAF_CHECK_EQUAL(rs[0].http_status, 503);
+  CAF_CHECK_EQUAL(rs[0].detail, "scripted failure");
 }
 
-CAF_TEST(calls are spread over workers within their capacity) {
-  start(2, 4);
-  for (int i = 0; i < 6; ++i)
-    call("t" + std::to_string(i));
-  CAF_CHECK_EQUAL(upstream->pending().size(), 4u); // 2 + 2; the rest wait in the pool
-  CAF_CHECK(upstream->pending()[0].transport != upstream->pending()[1].transport);
-  upstream->complete_ok(0);
-  sched.run();
-  CAF_CHECK_EQUAL(upstream->pending().size(), 4u);
+CAF_TEST(a worker beyond its capacity answers at once instead of queueing) {
+  start(1, 1);
+  call(worker(0), "first");
+  auto second = call(worker(0), "second");
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK_EQUAL(rs[0].attempt_id, second);
+  CAF_CHECK(rs[0].status == attempt_status::transport_error);
 }
 
-CAF_TEST(the calls of a crashed worker are answered worker_failed and it restarts) {
+CAF_TEST(a crashed worker is restarted after its backoff and announced again) {
   start(1, 2);
-  auto a = call("a");
-  auto b = call("b");
-  crash(0);
-  CAF_REQUIRE(a->done && b->done);
-  CAF_CHECK(a->value.status == attempt_status::worker_failed);
-  CAF_CHECK(b->value.status == attempt_status::worker_failed);
+  auto first = worker(0);
+  call(first, "a");
+  self->send(pool, crash_worker_for_test{0});
+  sched.run();
   CAF_CHECK_EQUAL(upstream->transports_alive(), 0u);
-  auto c = call("c"); // waits for the restart
-  CAF_CHECK(!c->done);
+  CAF_CHECK(upstream->pending().empty()); // aborted with the transport, no answer
+  CAF_CHECK(results().empty()); // the dispatcher answers what a dead worker carried
+  CAF_CHECK_EQUAL(log->joined.size(), 1u);
   advance_time(100ms); // restart backoff, no jitter
   sched.run();
-  CAF_CHECK_EQUAL(upstream->transports_created(), 2u);
-  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  CAF_REQUIRE_EQUAL(log->joined.size(), 2u);
+  CAF_CHECK(log->joined[1].worker != log->joined[0].worker);
+  call(worker(1), "b");
   upstream->complete_ok(0);
   sched.run();
-  CAF_CHECK(c->done && c->value.status == attempt_status::succeeded);
+  CAF_CHECK_EQUAL(results().size(), 1u);
   CAF_CHECK_EQUAL(count(event_kind::worker_failed), 1u);
   CAF_CHECK_EQUAL(count(event_kind::worker_restarted), 1u);
   auto counters = request<runtime_counters>(pool, caf::get_atom::value);
@@ -137,46 +170,47 @@ CAF_TEST(the calls of a crashed worker are answered worker_failed and it restart
   CAF_CHECK_EQUAL(counters.workers_restarted, 1u);
 }
 
-CAF_TEST(a late result of a crashed worker is dropped) {
+CAF_TEST(restart backoff grows while a worker keeps failing) {
   start(1, 2);
-  auto a = call("a");
-  // The transfer completes on the transport thread just as the worker dies: the
-  // worker is gone, so the completion has nowhere to go, and `a` has one answer.
-  crash(0);
-  CAF_CHECK(a->done);
-  CAF_CHECK(upstream->pending().empty()); // aborted with the transport
+  self->send(pool, crash_worker_for_test{0});
+  sched.run();
+  advance_time(100ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(log->joined.size(), 2u);
+  self->send(pool, crash_worker_for_test{0});
+  sched.run();
+  advance_time(100ms); // not yet: the second backoff is 200 ms
+  sched.run();
+  CAF_CHECK_EQUAL(log->joined.size(), 2u);
+  advance_time(100ms);
+  sched.run();
+  CAF_CHECK_EQUAL(log->joined.size(), 3u);
 }
 
-CAF_TEST(restarts beyond the intensity fail the pool after answering everything) {
+CAF_TEST(restarts beyond the intensity fail the pool as a whole) {
   start(1, 2, 2);
-  auto m = sys.spawn([](caf::event_based_actor* watcher,
-                        const http_pool_actor& p) { watcher->monitor(p); },
-                     pool);
+  auto down = std::make_shared<bool>(false);
+  // Keep the handle: an actor nobody references is terminated as unreachable.
+  auto watcher_handle = sys.spawn(
+    [down](caf::event_based_actor* watcher, const http_pool_actor& p) -> caf::behavior {
+      watcher->monitor(p);
+      watcher->set_down_handler([down](caf::down_msg&) { *down = true; });
+      return {[](caf::unit_t) {}}; // stay alive to receive the down message
+    },
+    pool);
   sched.run();
   for (int i = 0; i < 2; ++i) {
-    crash(0);
+    self->send(pool, crash_worker_for_test{0});
+    sched.run();
     advance_time(1s);
     sched.run();
   }
-  auto a = call("a");
-  crash(0); // third restart within the window: escalate
-  CAF_REQUIRE(a->done);
-  CAF_CHECK(a->value.status == attempt_status::worker_failed);
-  auto late = call("late");
-  CAF_CHECK(late->done); // the pool is gone: the request bounces
-  CAF_CHECK(late->error != caf::none);
-  static_cast<void>(m);
-}
-
-CAF_TEST(a call waiting for a worker past its deadline is answered expired) {
-  start(1, 1);
-  call("busy");
-  auto b = call("waits", 2s);
-  CAF_CHECK(!b->done);
-  advance_time(2s);
+  CAF_CHECK(!*down);
+  self->send(pool, crash_worker_for_test{0}); // third failure within the window
   sched.run();
-  CAF_REQUIRE(b->done);
-  CAF_CHECK(b->value.status == attempt_status::expired);
+  CAF_CHECK(*down);
+  CAF_CHECK_EQUAL(upstream->transports_alive(), 0u);
+  caf::anon_send_exit(watcher_handle, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -24,7 +24,7 @@ struct limiter_fixture : fixture {
                                                   caf::timespan within = 60s) {
     auto deadline = sys.clock().now() + within;
     auto a = ask<permit_decision>(sys, limiter,
-                                  acquire_permit{ticket, tokens, deadline});
+                                  acquire_permit{ticket, tokens, deadline, {}});
     sched.run();
     return a;
   }
@@ -90,7 +90,7 @@ CAF_TEST(a full queue denies with queue_full) {
 
 CAF_TEST(a 429 pause holds every grant and is published) {
   start(rate_limiter_config{});
-  self->send(limiter, permit_feedback{0, -1, {}, 2s});
+  self->send(limiter, feedback_report{{permit_feedback{0, -1, {}, 2s}}});
   sched.run();
   auto a = permit(1, 1);
   CAF_CHECK(!a->done);

@@ -154,6 +154,9 @@ CAF_TEST(three 503s open the breaker and a trial closes it after the open period
   sched.run();
   CAF_REQUIRE(bulk->done);
   CAF_CHECK(!bulk->error);
+  // The trial's outcome reaches the breaker with the next check, or within 1 ms.
+  advance_time(1ms);
+  sched.run();
   CAF_CHECK_EQUAL(
     details(event_kind::breaker_transitioned),
     (std::vector<std::string>{"closed->open", "open->half_open", "half_open->closed"}));

@@ -37,9 +37,11 @@ const char* ok_body = R"({"object":"list","data":[]})";
 class collector {
 public:
   completion_sink sink() {
-    return [this](transfer_result&& r) {
+    return [this](std::vector<transfer_result>&& batch) {
       std::lock_guard<std::mutex> guard{mtx_};
-      results_.push_back(std::move(r));
+      for (auto& r : batch)
+        results_.push_back(std::move(r));
+      ++batches_;
       cv_.notify_all();
     };
   }
@@ -67,10 +69,17 @@ public:
     return results_.at(0);
   }
 
+  /// Sink calls so far (each carries one loop turn's completions).
+  size_t batches() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return batches_;
+  }
+
 private:
   std::mutex mtx_;
   std::condition_variable cv_;
   std::vector<transfer_result> results_;
+  size_t batches_ = 0;
 };
 
 transport_settings settings_for(std::string url, uint32_t max_connections = 8) {

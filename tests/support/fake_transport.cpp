@@ -58,7 +58,9 @@ void fake_upstream::complete(size_t i, http::transfer_result result) {
   result.body.reserve(result.body.size() + http::body_padding);
   for (auto& [id, sink] : sinks_)
     if (id == t.transport) {
-      sink(std::move(result));
+      std::vector<http::transfer_result> batch;
+      batch.push_back(std::move(result));
+      sink(std::move(batch));
       return;
     }
 }
