@@ -152,6 +152,9 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   rt->system_config_ = std::make_unique<caf::actor_system_config>();
   auto& sc = *rt->system_config_;
   add_embedrt_types(sc);
+  for (auto& kv : opts.system_settings)
+    if (kv.first != "embedrt")
+      sc.content[kv.first] = kv.second;
   if (opts.scheduler_threads > 0)
     sc.set("scheduler.max-threads", opts.scheduler_threads);
   rt->system_ = std::make_unique<caf::actor_system>(sc);
@@ -199,6 +202,8 @@ std::unique_ptr<runtime> runtime::start_from_file(const std::string& path,
   errors = load_config_file(cfg, path);
   if (!errors.empty())
     return nullptr;
+  if (opts.system_settings.empty())
+    opts.system_settings = cfg.content;
   return start(cfg.values, errors, std::move(opts));
 }
 

@@ -21,6 +21,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/settings.hpp>
 
 #include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
@@ -31,8 +32,13 @@ namespace embedrt {
 struct runtime_options {
   /// Replaces libcurl (tests); empty: the libcurl transport.
   http::transport_factory transport;
-  /// CAF scheduler threads; 0: CAF's default (one per core).
+  /// CAF scheduler threads; 0: CAF's default (one per core), or
+  /// `scheduler.max-threads` from `system_settings`.
   size_t scheduler_threads = 0;
+  /// CAF's own settings for the runtime's actor system (`scheduler.*`,
+  /// `work-stealing.*`, ...), e.g. what `load_config` read from caf-application.conf.
+  /// `embedrt.*` entries are ignored here (they are the runtime_config).
+  caf::settings system_settings;
   /// Called for every `runtime_event`, on a CAF thread; must not block.
   std::function<void(const runtime_event&)> on_event;
 };

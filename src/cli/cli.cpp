@@ -105,7 +105,9 @@ int embed_command(const std::vector<std::string>& args, std::ostream& err) {
   if (cfg.cli_helptext_printed)
     return 0;
   std::vector<config_error> errors;
-  auto rt = runtime::start(cfg.values, errors);
+  runtime_options opts;
+  opts.system_settings = cfg.content; // CAF's own keys, e.g. scheduler.max-threads
+  auto rt = runtime::start(cfg.values, errors, std::move(opts));
   if (!rt) {
     for (auto& e : errors)
       err << "embedrt: config error: " << e.to_string() << "\n";
