@@ -13,7 +13,7 @@
 #      stopped on exit, error or Ctrl-C.
 #
 # Environment: EMBEDRT_BENCH_REPS (default 3), EMBEDRT_BENCH_SECONDS (measured seconds
-# per cell, default 2), EMBEDRT_BENCH_WARMUP (default 0.5), EMBEDRT_BENCH_SKIP_BUILD=1
+# per cell, default 1.5), EMBEDRT_BENCH_WARMUP (default 0.5), EMBEDRT_BENCH_SKIP_BUILD=1
 # (reuse build-bench/), EMBEDRT_BENCH_INFLIGHT (default "1 16 64 256"),
 # EMBEDRT_BENCH_BODIES (default "f1536 b64_1536 f8").
 set -euo pipefail
@@ -22,7 +22,7 @@ root=$PWD
 started_at=$(date +%s)
 
 reps=${EMBEDRT_BENCH_REPS:-3}
-secs=${EMBEDRT_BENCH_SECONDS:-2}
+secs=${EMBEDRT_BENCH_SECONDS:-1.5}
 warmup=${EMBEDRT_BENCH_WARMUP:-0.5}
 inflights=(${EMBEDRT_BENCH_INFLIGHT:-1 16 64 256})
 bodies=(${EMBEDRT_BENCH_BODIES:-f1536 b64_1536 f8})
