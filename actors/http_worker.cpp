@@ -8,7 +8,7 @@
 
 namespace embedrt {
 
-http_call_result to_call_result(http::transfer_result&& x,
+http_call_result to_call_result(http::transfer_result& x,
                                 const http_worker_state::in_flight& call) {
   http_call_result r;
   r.attempt_id = x.id;
@@ -55,6 +55,13 @@ http_call_result to_call_result(http::transfer_result&& x,
   return r;
 }
 
+namespace {
+
+/// Response buffers up to this size are recycled (see transfer_request::spare_body).
+constexpr size_t max_spare_body_bytes = size_t{4} << 20;
+
+} // namespace
+
 http_worker_actor::behavior_type
 http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
             http_worker_args args) {
@@ -89,8 +96,14 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
                       http_worker_state::in_flight{
                         call.input_count, call.expected_dimension, call.encoding});
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
-      http::transfer_request req{call.attempt_id, std::move(call.body),
-                                 std::max(ms, std::chrono::milliseconds{1})};
+      http::transfer_request req{call.attempt_id,
+                                 std::move(call.body),
+                                 std::max(ms, std::chrono::milliseconds{1}),
+                                 {}};
+      if (!s.spare_bodies.empty()) {
+        req.spare_body = std::move(s.spare_bodies.back());
+        s.spare_bodies.pop_back();
+      }
       if (!s.transport->submit(std::move(req))) {
         s.calls.erase(call.attempt_id);
         http_call_result r;
@@ -120,7 +133,12 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
           continue;
         auto meta = i->second;
         s.calls.erase(i);
-        out.results.push_back(to_call_result(std::move(done), meta));
+        out.results.push_back(to_call_result(done, meta));
+        // Hand the response buffer back with a later submit (see transfer_request);
+        // huge batch bodies are not worth keeping.
+        if (done.body.capacity() <= max_spare_body_bytes
+            && s.spare_bodies.size() < s.args.settings.max_connections)
+          s.spare_bodies.push_back(std::move(done.body));
       }
       if (!out.results.empty())
         self->send(s.args.sink, std::move(out));

@@ -60,6 +60,8 @@ struct http_worker_state {
   http_worker_args args;
   std::unique_ptr<http::transport> transport;
   std::unordered_map<uint64_t, in_flight> calls;
+  /// Response buffers to hand back to the transport with the next submits.
+  std::vector<std::string> spare_bodies;
 };
 
 http_worker_actor::behavior_type
@@ -68,7 +70,8 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
 
 /// Maps a finished transfer to the attempt's result: status mapping, the upstream's
 /// error message for non-2xx, and the full response check for 2xx. Pure.
-http_call_result to_call_result(http::transfer_result&& x,
+/// Leaves `x.body` in place (the caller recycles the buffer).
+http_call_result to_call_result(http::transfer_result& x,
                                 const http_worker_state::in_flight& call);
 
 } // namespace embedrt

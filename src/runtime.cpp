@@ -1,6 +1,7 @@
 #include "src/runtime.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
@@ -155,6 +156,15 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   for (auto& kv : opts.system_settings)
     if (kv.first != "embedrt")
       sc.content[kv.first] = kv.second;
+  if (opts.scheduler_threads == 0
+      && caf::get_if(&sc.content, "scheduler.max-threads") == nullptr) {
+    // Each worker's curl thread needs a core of its own: by default leave them one
+    // instead of running as many CAF threads as cores (measured: fewer context
+    // switches and less CPU per request on 2 cores).
+    auto cores = std::max(1u, std::thread::hardware_concurrency());
+    opts.scheduler_threads = std::max(1u,
+                                      cores - std::min(cores, cfg.http_pool.workers));
+  }
   if (opts.scheduler_threads > 0)
     sc.set("scheduler.max-threads", opts.scheduler_threads);
   rt->system_ = std::make_unique<caf::actor_system>(sc);

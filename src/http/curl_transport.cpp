@@ -502,6 +502,10 @@ private:
     t.started = std::chrono::steady_clock::now();
     t.request_sent = false;
     t.error[0] = '\0';
+    // Reuse the buffer the owner handed back, if any (see transfer_request).
+    if (t.req.spare_body.capacity() > t.body.capacity())
+      t.body = std::move(t.req.spare_body);
+    t.req.spare_body = std::string{};
     t.body.clear();
     t.reset_headers();
     counters_->transfers_started.fetch_add(1, std::memory_order_relaxed);

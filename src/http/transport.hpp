@@ -23,6 +23,11 @@ struct transfer_request {
   std::string body;
   /// Total timeout (connect + send + body), counted from when the transfer starts.
   std::chrono::milliseconds timeout{30000};
+  /// A response buffer from an earlier result, handed back for this transfer's body
+  /// (its contents are ignored, its capacity is reused). Recycling keeps the transport
+  /// thread from allocating what another thread frees: with glibc that means heap
+  /// trimming and page faults on every response.
+  std::string spare_body;
 };
 
 enum class transfer_status : uint8_t {
