@@ -185,33 +185,42 @@ std::vector<int64_t> arrivals(const observation& obs, int64_t from, int64_t to) 
 struct open_period {
   int64_t from = 0;
   int64_t to = 0;
+  /// The period ended half_open->open (its trials failed).
+  bool reopened = false;
   uint64_t requests = 0;
+  /// Arrival offsets from `from`, µs.
+  std::vector<int64_t> offsets;
 };
 
 /// From each open->half_open to the next one, or to half_open->closed.
 std::vector<open_period> half_open_periods(const observation& obs) {
   std::vector<open_period> out;
   const observed_event* start = nullptr;
+  bool reopened = false;
   for (auto& ev : obs.events) {
     if (ev.kind != event_kind::breaker_transitioned)
       continue;
     if (ev.detail == "open->half_open") {
       if (start != nullptr)
-        out.push_back({start->t_us, ev.t_us, 0});
+        out.push_back({start->t_us, ev.t_us, reopened, 0, {}});
       start = &ev;
+      reopened = false;
+    } else if (ev.detail == "half_open->open") {
+      reopened = true;
     } else if (ev.detail == "half_open->closed" && start != nullptr) {
-      out.push_back({start->t_us, ev.t_us, 0});
+      out.push_back({start->t_us, ev.t_us, false, 0, {}});
       start = nullptr;
     }
   }
   if (start != nullptr)
-    out.push_back({start->t_us, std::max(obs.load_end_us, start->t_us), 0});
-  for (auto& p : out) {
+    out.push_back(
+      {start->t_us, std::max(obs.load_end_us, start->t_us), reopened, 0, {}});
+  for (auto& p : out)
     for (auto& e : obs.mock.log)
-      if (e.t_us >= p.from && e.t_us < p.to)
+      if (e.t_us >= p.from && e.t_us < p.to) {
         ++p.requests;
-    // Closing is decided by the last trial's answer, which arrived before it.
-  }
+        p.offsets.push_back(e.t_us - p.from);
+      }
   return out;
 }
 
@@ -550,9 +559,14 @@ verdict check_one(const scenario& sc, const observation& obs, const expectation&
     }
     case expectation_type::breaker_trials_per_open_period: {
       auto periods = half_open_periods(obs);
+      if (e.reopened_only)
+        periods.erase(std::remove_if(periods.begin(), periods.end(),
+                                     [](const open_period& p) { return !p.reopened; }),
+                      periods.end());
       v.expected = "<= " + std::to_string(e.max.value_or(0))
-                   + " upstream requests from each open->half_open to the next "
-                     "(or to half_open->closed)";
+                   + " upstream requests from each open->half_open to the next"
+                   + (e.reopened_only ? " (periods whose trials failed)"
+                                      : " (or to half_open->closed)");
       if (periods.empty()) {
         v.seen = "the breaker never half-opened";
         v.pass = false;
@@ -667,10 +681,14 @@ std::string format_figures(const scenario& sc, const observation& obs) {
   auto periods = half_open_periods(obs);
   if (!periods.empty()) {
     std::vector<std::string> counts;
-    for (auto& p : periods)
-      counts.push_back(std::to_string(p.requests));
-    out << "  upstream requests per half-open period (trials): " << join(counts, 20, 0)
-        << "\n";
+    for (auto& p : periods) {
+      std::vector<std::string> when;
+      for (auto t : p.offsets)
+        when.push_back("+" + ms_text(t));
+      counts.push_back(std::to_string(p.requests) + " [" + join(when, 4, 0) + "]");
+    }
+    out << "  upstream requests per half-open period (trials, after its start): "
+        << join(counts, 20, 0) << "\n";
   }
   for (auto& ev : obs.events)
     if (ev.kind == event_kind::grants_paused) {

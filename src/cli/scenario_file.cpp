@@ -763,6 +763,11 @@ bool parse_expectation(const json& j, const std::string& path, expectation& e,
     int64_t max = 0;
     r.integer("max", max, 0, 1000, true);
     e.max = max;
+    std::string periods = "all";
+    r.string("periods", periods);
+    if (periods != "all" && periods != "reopened")
+      r.fail("periods", "must be \"all\" or \"reopened\", got \"" + periods + "\"");
+    e.reopened_only = periods == "reopened";
     r.finish();
     top.get(kind);
   }

@@ -128,9 +128,10 @@ enum class expectation_type : uint8_t {
   wall_time,
   /// {"stop_ms": {"max": N}}: how long runtime::stop took (needs load.shutdown).
   stop_time,
-  /// {"breaker_trials_per_open_period": {"max": K}}: upstream requests from each
-  /// open->half_open transition to the next one (or to half_open->closed): the trial
-  /// calls of that half-open period plus anything sent while open again.
+  /// {"breaker_trials_per_open_period": {"max": K, "periods"?: "all" | "reopened"}}:
+  /// upstream requests from each open->half_open transition to the next one (or to
+  /// half_open->closed): the trial calls of that half-open period plus anything sent
+  /// while open again. "reopened" checks only the periods whose trials failed.
   breaker_trials_per_open_period,
 };
 
@@ -158,6 +159,8 @@ struct expectation {
   anchor from;
   anchor to;
   int64_t within_ms = 500;
+  /// breaker_trials_per_open_period: only periods that ended half_open->open.
+  bool reopened_only = false;
   /// Whether `max` is a duration scaled by the time scale.
   bool scaled = false;
 };
