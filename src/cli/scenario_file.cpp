@@ -331,10 +331,13 @@ bool parse_group(const json& j, const std::string& path, load_group& g,
   if (r.string("api", text) && !text.empty()) {
     if (text == "callback")
       g.api = caller_api::callback;
+    else if (text == "threads")
+      g.api = caller_api::threads;
     else if (text == "bulk_session")
       g.api = caller_api::bulk_session;
     else
-      r.fail("api", "must be \"callback\" or \"bulk_session\", got \"" + text + "\"");
+      r.fail("api", "must be \"callback\", \"threads\" or \"bulk_session\", got \""
+                      + text + "\"");
   }
   text.clear();
   if (r.string("lane", text) && !text.empty()) {
@@ -372,6 +375,9 @@ bool parse_group(const json& j, const std::string& path, load_group& g,
                              "\"rate_per_s\", or as fast as credit allows), not "
                              "\"callers\"");
     g.priority = lane::bulk;
+  } else if (g.api == caller_api::threads && (g.callers == 0 || g.callers > 2000)) {
+    return r.fail_at(path, "a \"threads\" group needs \"callers\" (at most 2000 "
+                           "threads)");
   } else if ((g.callers > 0) == (g.total > 0)) {
     return r.fail_at(path, "give either \"callers\" (closed loop) or \"total\" with "
                            "\"rate_per_s\" (open loop)");
@@ -430,11 +436,14 @@ bool parse_load(const json& j, scenario& out, std::string& error) {
       return false;
     l.shutdown_after_ms = after;
     for (auto& g : l.groups)
-      if (g.api == caller_api::bulk_session)
-        return sr.fail_at("load.shutdown",
-                          "cannot be combined with bulk_session groups (group \""
-                            + g.name
-                            + "\"): bulk_session::submit must not race runtime::stop");
+      if (g.api != caller_api::callback)
+        return sr.fail_at(
+          "load.shutdown",
+          "cannot be combined with bulk_session or threads groups (group "
+          "\""
+            + g.name
+            + "\"): calls from other threads must not race "
+              "runtime::stop");
   }
   r.integer("hard_timeout_ms", l.hard_timeout_ms, 100, max_ms);
   r.integer("answer_slack_ms", l.answer_slack_ms, 0, max_ms);

@@ -335,24 +335,77 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
     return start + int64_t{g.start_ms} * 1000
            + static_cast<int64_t>(static_cast<double>(issued[gi]) * 1e6 / g.rate_per_s);
   };
+  // Host threads: "threads" callers and bulk_session producers.
+  std::atomic<bool> abort_threads{false};
+  std::atomic<uint32_t> threads_running{0};
+  std::vector<std::thread> host_threads;
+  // "threads" groups: one host thread per caller, blocking on each answer (as a host
+  // that waits on runtime::embed's future would).
+  const auto slack_us = scaled(sc.load.answer_slack_ms) * 1000;
+  for (uint32_t gi = 0; gi < groups.size(); ++gi) {
+    if (groups[gi].api != caller_api::threads)
+      continue;
+    for (uint32_t c = 0; c < groups[gi].callers; ++c) {
+      ++threads_running;
+      host_threads.emplace_back([&, gi, c] {
+        auto& grp = groups[gi];
+        auto pause_until = [&](int64_t at) {
+          while (st->now() < at && !abort_threads.load())
+            std::this_thread::sleep_for(
+              std::chrono::microseconds{std::min<int64_t>(at - st->now(), 20000)});
+        };
+        pause_until(start + int64_t{grp.start_ms} * 1000);
+        for (uint32_t seq = 0; seq < grp.requests_per_caller && !abort_threads.load();
+             ++seq) {
+          std::vector<std::string> texts;
+          for (uint32_t i = 0; i < grp.texts_per_request; ++i)
+            texts.push_back(make_text(grp, c, seq, i,
+                                      (uint64_t{c} * grp.requests_per_caller + seq)
+                                          * grp.texts_per_request
+                                        + i));
+          auto n = static_cast<uint32_t>(texts.size());
+          auto idx = record(gi, c, seq, n);
+          auto done = std::make_shared<std::promise<void>>();
+          auto fired = std::make_shared<std::atomic<bool>>(false);
+          auto answered = done->get_future();
+          auto inner = answer_handler(st, idx, texts);
+          rt->embed(std::move(texts), options_of(grp),
+                    [inner, done, fired](embed_outcome o) {
+                      inner(std::move(o));
+                      if (!fired->exchange(true))
+                        done->set_value();
+                    });
+          auto give_up = st->now() + timeout_of(grp) * 1000 + slack_us;
+          bool ok = false;
+          while (!abort_threads.load() && st->now() < give_up)
+            if (answered.wait_for(milliseconds{50}) == std::future_status::ready) {
+              ok = true;
+              break;
+            }
+          if (!ok)
+            break; // never answered: this caller is stuck, as a real one would be
+          pause_until(st->now() + int64_t{grp.think_ms} * 1000);
+        }
+        --threads_running;
+        st->cv.notify_all();
+      });
+    }
+  }
   // bulk_session groups: one producer thread each (submit blocks for credit).
-  std::atomic<bool> abort_bulk{false};
-  std::atomic<uint32_t> bulk_running{0};
-  std::vector<std::thread> bulk_threads;
   for (uint32_t gi = 0; gi < groups.size(); ++gi) {
     auto& g = groups[gi];
     if (g.api != caller_api::bulk_session)
       continue;
-    ++bulk_running;
-    bulk_threads.emplace_back([&, gi] {
+    ++threads_running;
+    host_threads.emplace_back([&, gi] {
       auto& grp = groups[gi];
       bulk_session session{*rt};
-      for (uint32_t i = 0; i < grp.total && !abort_bulk.load(); ++i) {
+      for (uint32_t i = 0; i < grp.total && !abort_threads.load(); ++i) {
         auto at = start + int64_t{grp.start_ms} * 1000
                   + (grp.rate_per_s > 0 ? static_cast<int64_t>(static_cast<double>(i)
                                                                * 1e6 / grp.rate_per_s)
                                         : 0);
-        while (st->now() < at && !abort_bulk.load())
+        while (st->now() < at && !abort_threads.load())
           std::this_thread::sleep_for(
             std::chrono::microseconds{std::min<int64_t>(at - st->now(), 20000)});
         std::vector<std::string> texts;
@@ -377,7 +430,7 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
           st->last_answer_us = std::max(st->last_answer_us, r.answered_us);
         }
       }
-      --bulk_running;
+      --threads_running;
       st->cv.notify_all();
     });
   }
@@ -461,7 +514,7 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
     // Done when everything planned went out and came back.
     {
       std::unique_lock<std::mutex> lock{st->mu};
-      bool all_out = issued_total == planned && bulk_running.load() == 0;
+      bool all_out = issued_total == planned && threads_running.load() == 0;
       if (all_out && st->answered == st->records.size() && st->completed.empty()
           && !sc.load.shutdown_after_ms)
         break;
@@ -474,27 +527,27 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
                             due.empty() ? INT64_MAX : due.top().at});
       for (uint32_t gi = 0; gi < groups.size(); ++gi)
         wake = std::min(wake, open_loop_due(gi));
-      if (bulk_running.load() > 0)
+      if (threads_running.load() > 0)
         wake = std::min(wake, now + 20000);
       if (st->completed.empty() && wake > now)
         st->cv.wait_for(lock, std::chrono::microseconds{wake - now});
     }
   }
   // -- the end ----------------------------------------------------------------------
-  abort_bulk = true;
+  abort_threads = true;
   auto join_deadline = steady_us() + 5'000'000;
-  while (bulk_running.load() > 0 && steady_us() < join_deadline)
+  while (threads_running.load() > 0 && steady_us() < join_deadline)
     std::this_thread::sleep_for(milliseconds{5});
-  if (bulk_running.load() > 0) {
+  if (threads_running.load() > 0) {
     // A producer is stuck in submit(): the runtime must not be stopped under it.
-    for (auto& t : bulk_threads)
+    for (auto& t : host_threads)
       t.detach();
     out.notes.push_back("a bulk_session producer did not return from submit(); runtime "
                         "abandoned");
     static_cast<void>(rt.release());
     abandoned = true;
   } else {
-    for (auto& t : bulk_threads)
+    for (auto& t : host_threads)
       t.join();
   }
   auto snapshot = [&] {

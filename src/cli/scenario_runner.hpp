@@ -22,7 +22,8 @@
 //   "hard_timeout_ms", "answer_slack_ms"}; a group is one kind of caller:
 //     {"name", "callers" (closed loop: each caller sends "requests_per_caller" requests
 //      one after the other, "think_ms" apart) | "total" + "rate_per_s" (open loop),
-//      "api": "callback" | "bulk_session", "lane": "interactive" | "bulk",
+//      "api": "callback" | "threads" | "bulk_session" (see caller_api),
+//      "lane": "interactive" | "bulk",
 //      "on_open_circuit": "default" | "fail_fast" | "wait", "deadline_ms",
 //      "texts_per_request", "start_ms", "text": template with {group} {caller} {seq}
 //      {i} {k}, "distinct_texts": N ({k} cycles through N values; 0: all distinct)}.
@@ -165,7 +166,10 @@ struct expectation {
   bool scaled = false;
 };
 
-enum class caller_api : uint8_t { callback, bulk_session };
+/// How a group's callers call the runtime: the callback form of runtime::embed from the
+/// runner's driver thread (callers are logical, any number of them), one host thread
+/// per caller blocking on each answer ("threads"), or a bulk_session producer thread.
+enum class caller_api : uint8_t { callback, threads, bulk_session };
 
 struct load_group {
   std::string name;

@@ -168,7 +168,7 @@ CAF_TEST(malformed files are rejected with a message naming the problem) {
     {"// x\n{ \"load\": { \"groups\": [ { \"name\": \"b\", \"api\": \"bulk_session\", "
      "\"total\": 5 } ], \"shutdown\": { \"after_ms\": 10, \"grace_ms\": 10 } }, "
      "\"expect\": [ { \"answered_exactly_once\": true } ] }",
-     "load.shutdown: cannot be combined with bulk_session groups"},
+     "load.shutdown: cannot be combined with bulk_session or threads groups"},
     {"// x\n{ \"load\": { \"groups\": [ { \"name\": \"a\", \"callers\": 1 }, "
      "{ \"name\": \"a\", \"callers\": 1 } ] }, "
      "\"expect\": [ { \"answered_exactly_once\": true } ] }",
