@@ -212,25 +212,47 @@ std::string position(std::string_view text, size_t byte) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
-/// The first line of the leading comment, or empty when the text does not start with
-/// one.
+/// The first paragraph of the leading comment (its lines up to the first blank one,
+/// joined), or empty when the text does not start with a comment.
 std::string leading_comment(std::string_view text) {
   auto start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos)
     return {};
   text.remove_prefix(start);
-  if (text.substr(0, 2) != "//" && text.substr(0, 2) != "/*")
+  bool block = text.substr(0, 2) == "/*";
+  if (!block && text.substr(0, 2) != "//")
     return {};
   text.remove_prefix(2);
-  auto end = text.find('\n');
-  auto line = std::string{text.substr(0, end)};
-  if (auto close = line.find("*/"); close != std::string::npos)
-    line.erase(close);
-  auto first = line.find_first_not_of(" \t*");
-  auto last = line.find_last_not_of(" \t\r");
-  if (first == std::string::npos)
-    return {};
-  return line.substr(first, last - first + 1);
+  std::string out;
+  for (;;) {
+    auto end = text.find('\n');
+    auto line = std::string{text.substr(0, end)};
+    bool closed = false;
+    if (auto close = line.find("*/"); block && close != std::string::npos) {
+      line.erase(close);
+      closed = true;
+    }
+    auto first = line.find_first_not_of(" \t*");
+    auto last = line.find_last_not_of(" \t\r");
+    if (first == std::string::npos)
+      break; // a blank comment line ends the paragraph
+    if (!out.empty())
+      out += ' ';
+    out += line.substr(first, last - first + 1);
+    if (closed || end == std::string_view::npos)
+      break;
+    text.remove_prefix(end + 1);
+    auto next = text.find_first_not_of(" \t");
+    if (next == std::string_view::npos)
+      break;
+    text.remove_prefix(next);
+    if (!block) {
+      if (text.substr(0, 2) != "//")
+        break;
+      text.remove_prefix(2);
+    }
+  }
+  return out;
 }
 
 // -- sections ---------------------------------------------------------------------

@@ -6,8 +6,8 @@
 //
 // ## File format (JSON with // and /* */ comments; see scenarios/*.json)
 //
-// The file starts with a comment saying what the scenario proves (its first line is
-// printed as the scenario's summary). Top-level keys, all checked (unknown keys are
+// The file starts with a comment saying what the scenario proves; its first paragraph
+// is printed as the scenario's summary. Top-level keys, all checked (unknown keys are
 // errors):
 // - "expected_to_fail": "reason" (optional): a scenario for a feature or a fix that has
 //   not landed. The runner still runs it and prints the reason; CTest marks it
@@ -227,7 +227,7 @@ struct scenario {
   /// The file's stem, e.g. "outage_then_recovery".
   std::string name;
   std::string path;
-  /// The first line of the leading comment.
+  /// The first paragraph of the leading comment: what the scenario proves.
   std::string summary;
   /// Non-empty: expected to fail, for this reason.
   std::string expected_to_fail;

@@ -114,6 +114,10 @@ CAF_TEST(a valid scenario parses with its summary config script load and expecta
   auto xfail = parsed(doc(R"([ { "answered_exactly_once": true } ])",
                           R"("expected_to_fail": "feature X has not landed",)"));
   CAF_CHECK_EQUAL(xfail.expected_to_fail, "feature X has not landed");
+  // The summary is the comment's first paragraph.
+  auto text = doc();
+  text.replace(0, text.find('\n'), "// proves a\n//   and b\n//\n// details");
+  CAF_CHECK_EQUAL(parsed(text).summary, "proves a and b");
 }
 
 CAF_TEST(malformed files are rejected with a message naming the problem) {
