@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -189,6 +191,8 @@ struct mock_server::impl : loop_handler {
   std::vector<mock_phase_stats> phase_stats_;
   std::deque<mock_log_entry> log_;
   uint64_t log_dropped_ = 0;
+  /// With `track_texts`: input text -> requests that carried it.
+  std::unordered_map<std::string, uint64_t> text_requests_;
 
   std::atomic<uint64_t> phase_generation_{1};
   std::atomic<uint64_t> drop_generation_{1};
@@ -362,6 +366,12 @@ mock_server::impl::decision mock_server::impl::decide(const embeddings_request* 
       }
     }
     auto inputs = req != nullptr ? req->inputs.size() : 0;
+    if (options_.track_texts && req != nullptr) {
+      std::unordered_set<std::string_view> seen;
+      for (auto& text : req->inputs)
+        if (seen.insert(text).second)
+          ++text_requests_[text];
+    }
     bump(total_, status, fault, inputs);
     auto& ps = phase_stats_[phase_index_].counters;
     bump(ps, status, fault, inputs);
@@ -586,6 +596,7 @@ mock_stats mock_server::impl::stats(bool with_log) {
     if (with_log)
       out.log.assign(s.log_.begin(), s.log_.end());
     out.log_dropped = s.log_dropped_;
+    out.text_requests.insert(s.text_requests_.begin(), s.text_requests_.end());
   }
   if (moved)
     s.notify();
@@ -619,6 +630,12 @@ std::string mock_server::impl::report_json(bool with_log) {
                         {"phases", std::move(phases)},
                         {"log", std::move(log)},
                         {"log_dropped", st.log_dropped}};
+  if (options_.track_texts) {
+    uint64_t most = 0;
+    for (auto& kv : st.text_requests)
+      most = std::max(most, kv.second);
+    doc["texts"] = {{"distinct", st.text_requests.size()}, {"max_requests", most}};
+  }
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

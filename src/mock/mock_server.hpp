@@ -57,6 +57,10 @@ struct mock_options {
   size_t max_body_bytes = 64 * 1024 * 1024;
   /// listen() backlog (the kernel caps it at net.core.somaxconn).
   int backlog = 4096;
+  /// Count embeddings requests per distinct input text (`mock_stats::text_requests`),
+  /// e.g. to check how often one text was attempted. Off by default: the map grows
+  /// with the number of distinct texts.
+  bool track_texts = false;
 };
 
 /// Counters for the whole run or one phase.
@@ -108,6 +112,10 @@ struct mock_stats {
   std::vector<mock_log_entry> log;
   /// Entries dropped from the front of the log.
   uint64_t log_dropped = 0;
+  /// With `mock_options::track_texts`: input text -> embeddings requests that carried
+  /// it (a text repeated within one request counts once). Requests refused before
+  /// parsing (400, 401, 404, 405) carry no texts. Empty when not tracking.
+  std::map<std::string, uint64_t> text_requests;
 };
 
 class mock_server {
@@ -149,7 +157,8 @@ public:
   /// "ended_at_us", counters...}], "log": [{"t_us", "phase", "status", "fault",
   /// "inputs"}], "log_dropped"}; counters are {"requests", "inputs",
   /// "connections_accepted", "connections_rejected", "statuses": {"200": n},
-  /// "faults": {"hang": n}}.
+  /// "faults": {"hang": n}}; with `track_texts` also "texts": {"distinct",
+  /// "max_requests"}.
   std::string report_json(bool with_log = true) const;
 
   /// Microseconds since start() on the clock the log uses.

@@ -323,6 +323,42 @@ CAF_TEST(stats and the report count requests inputs statuses and the log) {
   CAF_CHECK_EQUAL(after.total.requests, 2u);
 }
 
+CAF_TEST(track texts counts requests per distinct input text) {
+  auto opts = fixture::small();
+  opts.track_texts = true;
+  fixture f{opts};
+  auto cli = f.client();
+  CAF_REQUIRE(cli.Post("/v1/embeddings", R"({"model":"m","input":["a","b","a"]})",
+                       "application/json"));
+  CAF_REQUIRE(
+    cli.Post("/v1/embeddings", R"({"model":"m","input":["a"]})", "application/json"));
+  // A faulted request still carried its texts; an invalid one carries none.
+  std::string error;
+  CAF_REQUIRE(f.server.load_script_json(
+    R"([{"faults":[{"kind":"status","status":503}]}])", error));
+  CAF_REQUIRE(
+    cli.Post("/v1/embeddings", R"({"model":"m","input":["b"]})", "application/json"));
+  CAF_REQUIRE(
+    cli.Post("/v1/embeddings", R"({"model":"m","input":[]})", "application/json"));
+  auto st = f.server.stats(false);
+  CAF_CHECK_EQUAL(st.total.requests, 4u);
+  CAF_REQUIRE_EQUAL(st.text_requests.size(), 2u);
+  CAF_CHECK_EQUAL(st.text_requests["a"], 2u); // twice in one request counts once
+  CAF_CHECK_EQUAL(st.text_requests["b"], 2u);
+  auto doc = json::parse(f.server.report_json(false));
+  CAF_CHECK_EQUAL(doc["texts"]["distinct"], 2);
+  CAF_CHECK_EQUAL(doc["texts"]["max_requests"], 2);
+}
+
+CAF_TEST(texts are not tracked by default) {
+  fixture f;
+  auto cli = f.client();
+  CAF_REQUIRE(
+    cli.Post("/v1/embeddings", R"({"model":"m","input":["a"]})", "application/json"));
+  CAF_CHECK(f.server.stats(false).text_requests.empty());
+  CAF_CHECK(!json::parse(f.server.report_json(false)).contains("texts"));
+}
+
 CAF_TEST(the request log keeps the most recent entries) {
   auto opts = fixture::small();
   opts.log_capacity = 3;
