@@ -4,6 +4,7 @@
 #include <thread>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
@@ -132,6 +133,27 @@ caf::behavior bulk_job(caf::stateful_actor<bulk_job_state>* self,
   return {[](caf::unit_t) {}};
 }
 
+/// CAF 0.17 leaves a strong reference to the system's logger in a thread_local of
+/// every thread that spawns an actor (scoped_actor included), and ~actor_system
+/// waits until all of them are gone. A host thread that called start, counters or
+/// embed_many would then keep stop() on any other thread from returning for as long
+/// as it lives. Every host entry point that spawns holds one of these, which drops
+/// the reference again on the way out, unless the thread already had a logger (a
+/// CAF worker thread), which is left as it was.
+class host_thread_scope {
+public:
+  host_thread_scope() : had_logger_(caf::logger::current_logger() != nullptr) {}
+  ~host_thread_scope() {
+    if (!had_logger_)
+      caf::logger::set_current_actor_system(nullptr);
+  }
+  host_thread_scope(const host_thread_scope&) = delete;
+  host_thread_scope& operator=(const host_thread_scope&) = delete;
+
+private:
+  bool had_logger_;
+};
+
 } // namespace
 
 // -- runtime
@@ -148,6 +170,7 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   }
   if (!errors.empty())
     return nullptr;
+  host_thread_scope scope;
   std::unique_ptr<runtime> rt{new runtime};
   rt->config_ = cfg;
   rt->system_config_ = std::make_unique<caf::actor_system_config>();
@@ -219,6 +242,10 @@ std::unique_ptr<runtime> runtime::start_from_file(const std::string& path,
 
 runtime::~runtime() {
   stop();
+  // Actors are gone (stop waited for them); the system goes last so that handles
+  // held by hosts and late messages to dead actors stay safe until here.
+  host_thread_scope scope;
+  system_.reset();
 }
 
 std::future<embed_outcome> runtime::embed(std::vector<std::string> texts,
@@ -278,18 +305,28 @@ std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
       embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
     return f;
   }
+  host_thread_scope scope;
   system_->spawn(bulk_job, embedder_, std::move(texts), std::move(opts),
                  texts_per_request, std::move(completion));
   return f;
 }
 
 runtime_counters runtime::counters() {
+  if (stopped_) {
+    std::lock_guard<std::mutex> guard{stop_mutex_};
+    return last_counters_;
+  }
+  return collect_counters();
+}
+
+runtime_counters runtime::collect_counters() {
   runtime_counters result;
-  if (stopped_)
-    return result;
-  caf::scoped_actor self{*system_};
-  self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
-    .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
+  {
+    host_thread_scope scope;
+    caf::scoped_actor self{*system_};
+    self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
+      .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
+  }
   result.requests_shed_overloaded += admission_->shed.load(std::memory_order_relaxed);
   return result;
 }
@@ -299,21 +336,26 @@ shutdown_report runtime::stop() {
 }
 
 shutdown_report runtime::stop(std::chrono::milliseconds grace) {
-  if (stopped_ || !system_)
+  std::lock_guard<std::mutex> guard{stop_mutex_};
+  if (stopped_.exchange(true) || !system_)
     return last_report_;
-  stopped_ = true;
+  // The handles stay valid (a late embed reaches a dead actor, whose dropped message
+  // answers its caller); only the actors stop.
+  host_thread_scope scope;
   {
     caf::scoped_actor self{*system_};
     self->request(embedder_, grace + stop_slack, begin_shutdown{grace})
       .receive([&](shutdown_report& r) { last_report_ = r; }, [](caf::error&) {});
+  }
+  // Answers are in: the counters now hold every request's fate.
+  last_counters_ = collect_counters();
+  {
+    caf::scoped_actor self{*system_};
     self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
     if (event_forwarder_)
       self->send_exit(event_forwarder_, caf::exit_reason::user_shutdown);
   }
-  embedder_ = nullptr;
-  supervisor_ = nullptr;
-  event_forwarder_ = nullptr;
-  system_.reset(); // waits for every actor (and with them the curl threads)
+  system_->await_all_actors_done(); // and with them the curl threads
   return last_report_;
 }
 

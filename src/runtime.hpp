@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -86,11 +87,15 @@ public:
   caf::actor_system& system() noexcept { return *system_; }
   const runtime_config& config() const noexcept { return config_; }
 
-  /// All counters, added up over the actors. Blocks up to a few seconds.
+  /// All counters, added up over the actors. Blocks up to a few seconds. After
+  /// `stop`: the counters as they were when the actors stopped.
   runtime_counters counters();
 
   /// Stops admitting, lets admitted requests finish within `grace`, answers the rest
-  /// `shutting_down`, then stops every actor. Idempotent.
+  /// `shutting_down`, then stops every actor and joins the curl threads. Idempotent
+  /// and thread-safe: any thread may call it (not only the one that started the
+  /// runtime); a second caller waits for the first and gets the same report. `embed`
+  /// racing with or following it still answers exactly once (`shutting_down`).
   shutdown_report stop(std::chrono::milliseconds grace);
   shutdown_report stop();
 
@@ -99,6 +104,8 @@ public:
 
 private:
   runtime() = default;
+
+  runtime_counters collect_counters();
 
   /// Host-side admission bound per lane (see `embed`); shared with completions.
   struct admission_state {
@@ -113,8 +120,11 @@ private:
   embedder_actor embedder_;
   caf::actor event_forwarder_;
   std::shared_ptr<admission_state> admission_ = std::make_shared<admission_state>();
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
+  /// Host side only (never in an actor): serialises `stop` and guards the two below.
+  std::mutex stop_mutex_;
   shutdown_report last_report_;
+  runtime_counters last_counters_;
 };
 
 /// Feeds bulk work from a host thread: `submit` blocks while the bulk lane has no

@@ -470,7 +470,6 @@ bool parse_load(const json& j, scenario& out, std::string& error) {
   r.integer("hard_timeout_ms", l.hard_timeout_ms, 100, max_ms);
   r.integer("answer_slack_ms", l.answer_slack_ms, 0, max_ms);
   r.integer("stop_timeout_ms", l.stop_timeout_ms, 100, max_ms);
-  r.boolean("release_caf_thread_state", l.release_caf_thread_state);
   return r.finish();
 }
 

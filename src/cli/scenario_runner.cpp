@@ -153,37 +153,6 @@ std::string make_text(const load_group& g, uint32_t caller, uint32_t seq, uint32
   return out;
 }
 
-/// Records runtime events with their time on the mock's clock; quits with the
-/// supervisor (a live subscriber would keep ~actor_system waiting).
-///
-/// Not runtime_options::on_event: the runtime spawns that forwarder from a lambda with
-/// no spawn argument, which trips UBSan inside CAF 0.17 (reported); this actor gets
-/// two.
-caf::behavior event_recorder(caf::event_based_actor* self,
-                             std::shared_ptr<shared_state> st, supervisor_actor sup) {
-  self->monitor(sup);
-  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
-  return {
-    [st](const runtime_event& ev) {
-      using namespace std::chrono;
-      auto t = duration_cast<microseconds>(ev.at.time_since_epoch()).count() - st->t0;
-      std::lock_guard<std::mutex> guard{st->mu};
-      st->events.push_back(observed_event{ev.kind, ev.source, ev.detail, t});
-    },
-  };
-}
-
-/// Works around a hang of runtime::stop (reported): CAF 0.17 keeps a strong reference
-/// to the actor system's logger in a thread_local of every host thread that spawned an
-/// actor (runtime::start and runtime::counters do, through scoped_actor), and
-/// ~actor_system waits for the logger's destructor. So stop() called from another
-/// thread waits forever while this thread lives. Clearing the reference here lets the
-/// runner stop the runtime from its watchdog thread.
-void release_caf_thread_state(bool enabled) {
-  if (enabled)
-    caf::logger::set_current_actor_system(nullptr);
-}
-
 /// Stops `rt` within `limit`; on a hang, abandons it (released, never destroyed).
 bool stop_with_watchdog(std::unique_ptr<runtime>& rt, milliseconds grace,
                         milliseconds limit, shutdown_report& report, int64_t& took_ms) {
@@ -252,20 +221,21 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
   st->dimension = cfg.values.endpoint.dimensions != 0 ? cfg.values.endpoint.dimensions
                                                       : sc.upstream.dimension;
   std::vector<config_error> start_errors;
-  auto rt = runtime::start(cfg.values, start_errors);
+  runtime_options host;
+  // Through the host API, not an actor of ours: the runner is a host like any other.
+  host.on_event = [st](const runtime_event& ev) {
+    using namespace std::chrono;
+    auto t = duration_cast<microseconds>(ev.at.time_since_epoch()).count() - st->t0;
+    std::lock_guard<std::mutex> guard{st->mu};
+    st->events.push_back(observed_event{ev.kind, ev.source, ev.detail, t});
+  };
+  auto rt = runtime::start(cfg.values, start_errors, std::move(host));
   if (!rt) {
-    release_caf_thread_state(sc.load.release_caf_thread_state);
     error = "the runtime did not start:";
     for (auto& e : start_errors)
       error += "\n  " + e.to_string();
     return false;
   }
-  {
-    auto recorder = rt->system().spawn(event_recorder, st, rt->supervisor());
-    caf::anon_send(rt->supervisor(), caf::subscribe_atom::value,
-                   caf::actor_cast<caf::actor>(recorder));
-  }
-  release_caf_thread_state(sc.load.release_caf_thread_state);
   // -- the load ---------------------------------------------------------------------
   const auto& groups = sc.load.groups;
   for (auto& g : groups)
@@ -470,7 +440,6 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
       // Nothing more is issued; stop under load.
       out.not_issued = planned - issued_total;
       out.counters = rt->counters();
-      release_caf_thread_state(sc.load.release_caf_thread_state);
       shutdown_report report;
       int64_t took = 0;
       auto limit
@@ -571,7 +540,6 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
   } else {
     if (rt)
       out.counters = rt->counters();
-    release_caf_thread_state(sc.load.release_caf_thread_state);
     // Before the final stop: its answers are not part of the scenario.
     snapshot();
     if (rt) {

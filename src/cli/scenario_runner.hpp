@@ -30,7 +30,7 @@
 //   "crash_workers": {"every_ms", "from_ms", "until_ms", "worker": index or
 //   "round_robin"} (enables supervision.test_hooks). "shutdown": {"after_ms",
 //   "grace_ms"}: stop(grace) under load; nothing is issued after it.
-//   "stop_timeout_ms", "release_caf_thread_state": see `load_spec`.
+//   "stop_timeout_ms": see `load_spec`.
 // - "expect": a list of expectations, one object each (see `expectation_type`).
 //
 // ## Times
@@ -216,11 +216,6 @@ struct load_spec {
   /// How long runtime::stop may take beyond the grace period before the runner
   /// abandons the runtime (scaled).
   uint32_t stop_timeout_ms = 15000;
-  /// The runner calls runtime::stop from a watchdog thread, not from the thread that
-  /// started the runtime. CAF 0.17 then needs the starting thread's logger reference
-  /// released first, or stop() never returns (a runtime bug, see the scenario
-  /// stop_from_another_thread); false reproduces the hang.
-  bool release_caf_thread_state = true;
 };
 
 struct scenario {

@@ -690,7 +690,8 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
   call.attempt_id = b.attempt;
   call.body = openai::encode_request(key.model, inputs, key.dimensions, encoding_);
   call.input_count = static_cast<uint32_t>(inputs.size());
-  call.expected_dimension = key.dimensions;
+  call.expected_dimension = key.dimensions != 0 ? key.dimensions
+                                                : keys_[b.key].observed_dimension;
   call.encoding = encoding_;
   call.timeout = timeout;
   call.deadline = b.deadline;
@@ -711,6 +712,8 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
   b.attempt = 0;
   --active_;
   bool was_trial = b.trial;
+  if (x.status == attempt_status::succeeded && !x.embeddings.empty())
+    check_observed_dimension(keys_[b.key], x);
   fx_.report_outcome(call_outcome{keys_[b.key].key.model, b.generation, b.trial,
                                   policy::classify_for_breaker(x.status, x.http_status),
                                   x.wire_time});
@@ -745,6 +748,24 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
     wake_parked(now);
   pump(now);
   request_wake();
+}
+
+void dispatcher_core::check_observed_dimension(key_queues& q, http_call_result& x) {
+  if (q.key.dimensions != 0)
+    return; // the worker checked against the configured dimensions
+  auto got = static_cast<uint32_t>(x.embeddings.front().size());
+  if (q.observed_dimension == 0) {
+    q.observed_dimension = got;
+    return;
+  }
+  if (got == q.observed_dimension)
+    return;
+  // An attempt sent before the first answer arrived was not checked by the worker.
+  x.status = attempt_status::bad_response;
+  x.detail = "the response has " + std::to_string(got)
+             + "-dimensional vectors, earlier responses for model '" + q.key.model
+             + "' had " + std::to_string(q.observed_dimension);
+  x.embeddings.clear();
 }
 
 void dispatcher_core::handle_failure(uint64_t batch_id, batch_state& b,

@@ -187,6 +187,10 @@ private:
     uint32_t live = 0;
     /// When the pending linger timer of this key fires (avoids re-arming it).
     time_point linger_at;
+    /// Without a configured `dimensions`: the length of the first valid vectors this
+    /// key received. Later responses must match it (a model swapped behind the same
+    /// name must not hand callers vectors of another length).
+    uint32_t observed_dimension = 0;
   };
 
   // -- helpers ----------------------------------------------------------------------
@@ -210,6 +214,7 @@ private:
   void wake_parked(time_point now);
   void handle_failure(uint64_t batch_id, batch_state& b, http_call_result& x,
                       time_point now);
+  void check_observed_dimension(key_queues& q, http_call_result& x);
   void bisect(uint64_t batch_id, batch_state& b);
   void pump(time_point now);
   bool form_batch(time_point now);

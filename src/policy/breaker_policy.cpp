@@ -87,8 +87,13 @@ breaker_policy::record(uint64_t generation, bool trial, call_result result,
     case breaker_state::half_open: {
       if (!trial)
         return std::nullopt;
-      if (trials_out_ > 0)
-        --trials_out_;
+      // A trial that said nothing about health hands its permit back; one that
+      // succeeded keeps it spent, so a half-open period sends at most K trials.
+      if (result == call_result::ignored || result == call_result::cancelled) {
+        if (trials_out_ > 0)
+          --trials_out_;
+        return std::nullopt;
+      }
       if (result == call_result::success) {
         if (++trial_successes_ >= std::max<uint32_t>(cfg_.half_open_trials, 1))
           return move_to(breaker_state::closed, now);

@@ -439,7 +439,10 @@ CAF_TEST(a stalled body times out within the bound) {
   CAF_CHECK(!r.error.empty());
   CAF_CHECK_EQUAL(r.error.find("sk-secret"), std::string::npos);
   CAF_MESSAGE("error: " << r.error);
-  CAF_CHECK_GREATER_OR_EQUAL(r.wire_time, 300ms);
+  // curl starts its own clock inside add_handle and compares whole milliseconds
+  // against a "now" cached per perform call, so it may fire a hair before our
+  // stopwatch reads 300 ms; what matters is that it is not early by more.
+  CAF_CHECK_GREATER_OR_EQUAL(r.wire_time, 290ms);
   CAF_CHECK_LESS(elapsed, 2s);
 }
 

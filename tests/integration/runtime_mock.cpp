@@ -3,7 +3,9 @@
 
 #include <caf/test/unit_test.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
@@ -262,6 +264,62 @@ CAF_TEST(a refused connection is retried and then reported unavailable) {
   auto x = f.get();
   CAF_CHECK(x.error().code == embed_errc::upstream_unavailable);
   CAF_CHECK_EQUAL(rt->counters().attempts_started, 2u);
+}
+
+CAF_TEST(stop from other threads races embeds and every call answers once) {
+  script(R"([{"latency_ms":50}])");
+  auto cfg = config_for(server);
+  cfg.http_pool.max_connections = 4;
+  auto rt = start(cfg); // this thread started it (and spawned actors doing so)
+  auto first = rt->embed({"before"});
+  CAF_REQUIRE(ready(first));
+  CAF_CHECK(first.get().ok());
+  auto before = rt->counters();
+  CAF_CHECK_EQUAL(before.requests_succeeded, 1u);
+  // Three host threads keep embedding while two others stop the runtime at once.
+  std::atomic<uint64_t> answered{0};
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> unexpected{0};
+  std::atomic<bool> stopping{false};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 3; ++t)
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        ++calls;
+        rt->embed({"t" + std::to_string(t) + " " + std::to_string(i)}, {},
+                  [&](embed_outcome x) {
+                    // Runs on a CAF thread: count here, check on this one.
+                    if (!(x.ok() || x.error().code == embed_errc::shutting_down
+                          || x.error().code == embed_errc::overloaded))
+                      ++unexpected;
+                    ++answered;
+                  });
+        if (stopping && i % 50 == 0)
+          std::this_thread::yield();
+      }
+    });
+  std::this_thread::sleep_for(20ms); // real load in flight, not a timing check
+  stopping = true;
+  shutdown_report reports[2];
+  std::thread stop_a{[&] { reports[0] = rt->stop(200ms); }};
+  std::thread stop_b{[&] { reports[1] = rt->stop(200ms); }};
+  stop_a.join();
+  stop_b.join();
+  for (auto& c : callers)
+    c.join();
+  CAF_CHECK_EQUAL(reports[0].answered_shutting_down, reports[1].answered_shutting_down);
+  // Every callback ran exactly once, also for calls that raced with the stop.
+  for (int i = 0; i < 200 && answered.load() < calls.load(); ++i)
+    std::this_thread::sleep_for(10ms);
+  CAF_CHECK_EQUAL(answered.load(), calls.load());
+  CAF_CHECK_EQUAL(unexpected.load(), 0u);
+  // After stop the counters are the final ones, not zeros.
+  auto after = rt->counters();
+  CAF_CHECK_GREATER_OR_EQUAL(after.requests_admitted, before.requests_admitted);
+  CAF_CHECK_GREATER_OR_EQUAL(after.requests_succeeded, 1u);
+  // The runtime is destroyed on yet another thread.
+  std::thread{[&] { rt.reset(); }}.join();
+  CAF_CHECK(rt == nullptr);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -159,14 +159,16 @@ CAF_TEST(K trial successes close the breaker and clear its counters) {
   CAF_CHECK(b.state() == breaker_state::closed);
 }
 
-CAF_TEST(a finished trial frees its permit for the next trial) {
+CAF_TEST(a successful trial keeps its permit so a half open period sends at most K) {
   breaker_policy b{consecutive()};
   trip(b, t0);
   auto a = b.check(t0 + 5s);
   b.check(t0 + 5s);
   CAF_REQUIRE(b.check(t0 + 5s).decision == breaker_decision::rejected_half_open_busy);
-  b.record(a.generation, true, call_result::success, 10ms, t0 + 5s);
-  CAF_CHECK(b.check(t0 + 5s).decision == breaker_decision::allowed_trial);
+  // The first trial succeeds while the second is still out: no third trial.
+  CAF_CHECK(!b.record(a.generation, true, call_result::success, 10ms, t0 + 5s));
+  CAF_CHECK(b.check(t0 + 5s).decision == breaker_decision::rejected_half_open_busy);
+  CAF_CHECK(b.state() == breaker_state::half_open);
 }
 
 CAF_TEST(a failed trial reopens with a growing open time that is capped) {
