@@ -57,7 +57,7 @@ void append_float_array(std::string& out, const std::vector<float>& v,
 void append_base64(std::string& out, const std::vector<float>& v) {
   // OpenAI sends little-endian float32; this host is little-endian (x86-64/aarch64).
   out += '"';
-  out += openai::base64_encode(v.data(), v.size() * sizeof(float));
+  openai::base64_append(out, v.data(), v.size() * sizeof(float));
   out += '"';
 }
 

@@ -73,6 +73,9 @@ std::string redact_secrets(std::string_view text);
 /// Standard base64 (RFC 4648, with padding) of raw bytes.
 std::string base64_encode(const void* data, size_t size);
 
+/// Appends the base64 of raw bytes to `out` (no temporary string).
+void base64_append(std::string& out, const void* data, size_t size);
+
 /// Decodes standard base64 into little-endian float32 values; false when the text is
 /// not valid base64 or its length is not a multiple of 4 bytes once decoded.
 bool base64_decode_floats(std::string_view text, std::vector<float>& out);
