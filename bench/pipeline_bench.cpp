@@ -54,6 +54,8 @@ runtime_config make_config(const args& a, const body_kind& kind, uint32_t caller
   cfg.batching.dedup = a.num("dedup", 1) != 0;
   cfg.batching.linger_us
     = static_cast<uint32_t>(a.num("linger-us", cfg.batching.linger_us));
+  cfg.limits.response_memory_mib = static_cast<uint32_t>(
+    a.num("response-memory-mib", cfg.limits.response_memory_mib));
   // Sent as `dimensions` (embedrt-mock honours it; nginx ignores it); 0: not sent.
   cfg.endpoint.dimensions = static_cast<uint32_t>(a.num("dimensions", 0));
   return cfg;

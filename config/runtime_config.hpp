@@ -74,6 +74,11 @@ struct limits_config {
   /// Share of dispatch slots bulk gets while interactive work is waiting, percent.
   /// Default 10, range 1..100.
   uint32_t bulk_min_share_percent = 10;
+  /// Estimated size of the responses of all upstream requests in flight, MiB. Batching
+  /// packs many inputs into one request, and every input comes back as a vector (a
+  /// 1536-d one is 8 KB in base64): this bounds that memory. Default 16, range
+  /// 1..65536.
+  uint32_t response_memory_mib = 16;
 };
 
 /// [embedrt.http_pool] — workers and connections.

@@ -127,6 +127,8 @@ const std::vector<key_descriptor>& keys() {
             "bulk requests admitted and not yet answered"),
     integer(EMBEDRT_KEY(limits, bulk_min_share_percent), 1, 100,
             "share of dispatch slots bulk gets while interactive work waits, %"),
+    integer(EMBEDRT_KEY(limits, response_memory_mib), 1, 65536,
+            "estimated size of the responses of all upstream requests in flight, MiB"),
     // [embedrt.http_pool]
     integer(EMBEDRT_KEY(http_pool, workers), 1, 64,
             "worker actors, each with one curl multi handle and thread"),

@@ -42,6 +42,7 @@ dispatcher_core::dispatcher_core(const runtime_config& cfg, effects& fx, time_po
     min_attempt_(milliseconds{cfg.request.min_attempt_ms}),
     linger_(microseconds{cfg.batching.linger_us}),
     window_(std::max(1u, cfg.http_pool.max_connections)),
+    response_budget_(uint64_t{std::max(1u, cfg.limits.response_memory_mib)} << 20),
     requested_wake_(time_point::max()) {
   auto share = std::clamp(cfg.limits.bulk_min_share_percent, 1u, 100u);
   interactive_run_ = (100 - share) / share;
@@ -405,6 +406,7 @@ void dispatcher_core::erase_batch(uint64_t batch_id) {
   if (b.attempt != 0)
     attempts_.erase(b.attempt);
   auto slot_ids = std::move(b.slots);
+  response_bytes_in_flight_ -= b.response_bytes;
   batches_.erase(it);
   for (auto sid : slot_ids) {
     auto s = slots_.find(sid);
@@ -486,6 +488,11 @@ bool dispatcher_core::form_batch(time_point now) {
       return false;
     }
   }
+  // Memory: the responses of every batch alive must fit the budget. A first batch
+  // always goes (one input at least), so a tiny budget slows down, never stalls.
+  auto per_input = response_bytes_per_input(*q);
+  if (active_ > 0 && response_bytes_in_flight_ + per_input > response_budget_)
+    return false; // pumped again when a batch ends
   auto bid = next_batch_++;
   batch_state b;
   b.key = k;
@@ -503,10 +510,12 @@ bool dispatcher_core::form_batch(time_point now) {
     auto& s = slots_.at(sid);
     if (!b.slots.empty()) {
       bool over_tokens = tokens + s.tokens > cfg_.batching.max_tokens;
+      bool over_memory = response_bytes_in_flight_ + (b.slots.size() + 1) * per_input
+                         > response_budget_;
       // Without batching, an upstream request carries the texts of one caller only.
       bool other_caller = !cfg_.batching.enabled
                           && s.waiters.front().request != first_request;
-      if (over_tokens || other_caller) {
+      if (over_tokens || over_memory || other_caller) {
         q->lanes[static_cast<size_t>(l)].push_front(sid);
         break;
       }
@@ -526,6 +535,8 @@ bool dispatcher_core::form_batch(time_point now) {
   if (b.slots.empty())
     return q->live > 0; // only stale entries were left
   ++counters_.upstream_requests_formed;
+  b.response_bytes = b.slots.size() * per_input;
+  response_bytes_in_flight_ += b.response_bytes;
   auto& stored = batches_.emplace(bid, std::move(b)).first->second;
   start_attempt(bid, stored, now);
   return true;
@@ -750,6 +761,17 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
   request_wake();
 }
 
+uint64_t dispatcher_core::response_bytes_per_input(const key_queues& q) const noexcept {
+  // Before the first answer the dimension is unknown: assume the common 1536.
+  uint64_t dims = q.key.dimensions != 0       ? q.key.dimensions
+                  : q.observed_dimension != 0 ? q.observed_dimension
+                                              : 1536;
+  // The body's text (base64: 16/3 bytes per float; float text: ~13) plus the decoded
+  // float32 copy that lives beside it while the body is parsed, plus the JSON around.
+  uint64_t text = encoding_ == encoding_format::base64 ? dims * 16 / 3 : dims * 13;
+  return text + dims * 4 + 64;
+}
+
 void dispatcher_core::check_observed_dimension(key_queues& q, http_call_result& x) {
   if (q.key.dimensions != 0)
     return; // the worker checked against the configured dimensions
@@ -812,6 +834,8 @@ void dispatcher_core::bisect(uint64_t batch_id, batch_state& b) {
   ++counters_.batches_split_rejected;
   auto half = live.size() / 2;
   auto key = b.key;
+  auto per_input = response_bytes_per_input(keys_[key]);
+  response_bytes_in_flight_ -= b.response_bytes;
   // Forget the old batch without touching its slots: they move to the halves.
   batches_.erase(batch_id);
   for (auto [first, last] :
@@ -823,6 +847,8 @@ void dispatcher_core::bisect(uint64_t batch_id, batch_state& b) {
                       live.begin() + static_cast<ptrdiff_t>(last));
     for (auto sid : part.slots)
       slots_.at(sid).batch = bid;
+    part.response_bytes = part.slots.size() * per_input;
+    response_bytes_in_flight_ += part.response_bytes;
     batches_.emplace(bid, std::move(part));
     ready_.push_back(bid);
     ++counters_.upstream_requests_formed;

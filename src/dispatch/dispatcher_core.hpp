@@ -113,6 +113,11 @@ public:
   size_t pending_requests() const noexcept { return requests_.size(); }
   size_t pending_slots() const noexcept { return slots_.size(); }
   size_t pending_batches() const noexcept { return batches_.size(); }
+  /// Estimated response bytes of the batches alive (bounded by
+  /// limits.response_memory_mib).
+  uint64_t response_bytes_in_flight() const noexcept {
+    return response_bytes_in_flight_;
+  }
   /// Attempts holding a pipeline slot (permit, verdict or call outstanding).
   uint32_t active_attempts() const noexcept { return active_; }
   /// Entries in the timer heap (live and not yet compacted).
@@ -160,6 +165,8 @@ private:
   struct batch_state {
     uint32_t key = 0;
     std::vector<uint64_t> slots;
+    /// Its share of `response_bytes_in_flight_` (estimated, see `limits`).
+    uint64_t response_bytes = 0;
     batch_stage stage = batch_stage::ready;
     uint64_t attempt = 0;
     uint32_t attempts = 0;
@@ -215,6 +222,7 @@ private:
   void handle_failure(uint64_t batch_id, batch_state& b, http_call_result& x,
                       time_point now);
   void check_observed_dimension(key_queues& q, http_call_result& x);
+  uint64_t response_bytes_per_input(const key_queues& q) const noexcept;
   void bisect(uint64_t batch_id, batch_state& b);
   void pump(time_point now);
   bool form_batch(time_point now);
@@ -237,6 +245,9 @@ private:
   duration min_attempt_;
   duration linger_;
   uint32_t window_;
+  /// `limits.response_memory_mib` in bytes, and what the batches alive now take of it.
+  uint64_t response_budget_;
+  uint64_t response_bytes_in_flight_ = 0;
   uint32_t interactive_run_;
 
   std::unordered_map<uint64_t, request_state> requests_;

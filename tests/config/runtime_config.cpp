@@ -137,6 +137,10 @@ const std::vector<row> rule_rows = {
    "embedrt.limits.bulk_min_share_percent: must be an integer in [1, 100], got 0"},
   {[](auto& c) { c.limits.bulk_min_share_percent = 101; },
    "embedrt.limits.bulk_min_share_percent: must be an integer in [1, 100], got 101"},
+  {[](auto& c) { c.limits.response_memory_mib = 0; },
+   "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 0"},
+  {[](auto& c) { c.limits.response_memory_mib = 65537; },
+   "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 65537"},
   // [embedrt.http_pool]
   {[](auto& c) { c.http_pool.workers = 0; },
    "embedrt.http_pool.workers: must be an integer in [1, 64], got 0"},

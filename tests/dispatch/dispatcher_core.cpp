@@ -580,4 +580,29 @@ CAF_TEST(configured dimensions are what every call expects) {
   CAF_CHECK_EQUAL(fx.calls[0].expected_dimension, 2u);
 }
 
+CAF_TEST(batches never hold more estimated response bytes than the budget) {
+  cfg.limits.response_memory_mib = 1;
+  rebuild();
+  std::vector<std::string> many;
+  for (int i = 0; i < 200; ++i)
+    many.push_back("text " + std::to_string(i));
+  core->admit(1, texts(many), now);
+  grant_all();
+  // 1536-d base64 (assumed before any answer): ~14 KB per input, 72 fit in 1 MiB.
+  CAF_REQUIRE_EQUAL(fx.calls.size(), 1u);
+  CAF_CHECK_EQUAL(inputs_of(fx.calls[0]).size(), 72u);
+  CAF_CHECK_LESS_OR_EQUAL(core->response_bytes_in_flight(), uint64_t{1} << 20);
+  advance(5ms); // no linger or timer lets a second batch past the budget
+  grant_all();
+  CAF_CHECK_EQUAL(fx.calls.size(), 1u);
+  answer_all_ok(); // 2-d vectors: now the estimate is small, the rest fits at once
+  grant_all();
+  CAF_REQUIRE_EQUAL(fx.calls.size(), 1u);
+  CAF_CHECK_EQUAL(inputs_of(fx.calls[0]).size(), 128u);
+  answer_all_ok();
+  CAF_REQUIRE(fx.answered_once(1));
+  CAF_CHECK_EQUAL(fx.answers[1].embeddings.size(), 200u);
+  CAF_CHECK_EQUAL(core->response_bytes_in_flight(), 0u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
