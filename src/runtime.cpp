@@ -320,13 +320,15 @@ runtime_counters runtime::counters() {
 }
 
 runtime_counters runtime::collect_counters() {
+  host_thread_scope scope;
+  caf::scoped_actor self{*system_};
+  return collect_counters(self);
+}
+
+runtime_counters runtime::collect_counters(caf::scoped_actor& self) {
   runtime_counters result;
-  {
-    host_thread_scope scope;
-    caf::scoped_actor self{*system_};
-    self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
-      .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
-  }
+  self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
+    .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
   result.requests_shed_overloaded += admission_->shed.load(std::memory_order_relaxed);
   return result;
 }
@@ -346,11 +348,8 @@ shutdown_report runtime::stop(std::chrono::milliseconds grace) {
     caf::scoped_actor self{*system_};
     self->request(embedder_, grace + stop_slack, begin_shutdown{grace})
       .receive([&](shutdown_report& r) { last_report_ = r; }, [](caf::error&) {});
-  }
-  // Answers are in: the counters now hold every request's fate.
-  last_counters_ = collect_counters();
-  {
-    caf::scoped_actor self{*system_};
+    // Answers are in: the counters now hold every request's fate.
+    last_counters_ = collect_counters(self);
     self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
     if (event_forwarder_)
       self->send_exit(event_forwarder_, caf::exit_reason::user_shutdown);

@@ -106,6 +106,7 @@ private:
   runtime() = default;
 
   runtime_counters collect_counters();
+  runtime_counters collect_counters(caf::scoped_actor& self);
 
   /// Host-side admission bound per lane (see `embed`); shared with completions.
   struct admission_state {

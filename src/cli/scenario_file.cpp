@@ -613,6 +613,16 @@ bool parse_expectation(const json& j, const std::string& path, expectation& e,
     return r.ok();
   };
   auto sub = [&](const char* key) -> const json& { return j.at(key); };
+  // "from" and "to" anchors of an interval expectation; false on a bad anchor.
+  auto from_to = [&](reader& r) {
+    auto from = r.get("from");
+    auto to = r.get("to");
+    if (r.ok() && (from == nullptr || to == nullptr))
+      r.fail_at(r.path(), "needs \"from\" and \"to\" anchors");
+    return !r.ok()
+           || (parse_anchor(*from, r.at("from"), e.from, sc, error)
+               && parse_anchor(*to, r.at("to"), e.to, sc, error));
+  };
   if (kind == "answered_exactly_once") {
     e.type = expectation_type::answered_exactly_once;
     bool yes = false;
@@ -659,13 +669,7 @@ bool parse_expectation(const json& j, const std::string& path, expectation& e,
   } else if (kind == "upstream_requests_between") {
     e.type = expectation_type::upstream_requests_between;
     reader r{sub(kind.c_str()), path + "." + kind, error};
-    auto from = r.get("from");
-    auto to = r.get("to");
-    if (r.ok() && (from == nullptr || to == nullptr))
-      r.fail_at(r.path(), "needs \"from\" and \"to\" anchors");
-    if (r.ok()
-        && !(parse_anchor(*from, r.at("from"), e.from, sc, error)
-             && parse_anchor(*to, r.at("to"), e.to, sc, error)))
+    if (!from_to(r))
       return false;
     bounds(r, false);
     r.finish();
@@ -687,13 +691,7 @@ bool parse_expectation(const json& j, const std::string& path, expectation& e,
   } else if (kind == "time_between") {
     e.type = expectation_type::time_between;
     reader r{sub(kind.c_str()), path + "." + kind, error};
-    auto from = r.get("from");
-    auto to = r.get("to");
-    if (r.ok() && (from == nullptr || to == nullptr))
-      r.fail_at(r.path(), "needs \"from\" and \"to\" anchors");
-    if (r.ok()
-        && !(parse_anchor(*from, r.at("from"), e.from, sc, error)
-             && parse_anchor(*to, r.at("to"), e.to, sc, error)))
+    if (!from_to(r))
       return false;
     r.optional_integer("min_ms", e.min, -max_ms, max_ms);
     r.optional_integer("max_ms", e.max, -max_ms, max_ms);

@@ -881,11 +881,12 @@ CAF_TEST(the upstream error message is at most 512 bytes and cut between charact
 
 CAF_TEST(a secret across the 512 byte cut is still redacted) {
   for (size_t start : {495u, 500u, 505u, 509u, 511u}) {
-    auto body = std::string(start, 'x') + " sk-abcdefghijklmnopqrstuvwxyz";
+    // Built at run time: an obviously fake key, never a key-shaped literal.
+    auto body = std::string(start, 'x') + " sk-" + std::string(26, 'q');
     auto message = upstream_error_message(body);
     CAF_CHECK_LESS_OR_EQUAL(message.size(), 512u);
     CAF_CHECK_EQUAL(message.find("sk-"), std::string::npos);
-    CAF_CHECK_EQUAL(message.find("abc"), std::string::npos);
+    CAF_CHECK_EQUAL(message.find("qqq"), std::string::npos);
   }
 }
 
