@@ -12,5 +12,10 @@ case "$mode" in
   *) echo "usage: scripts/build.sh [release|asan] [cmake args...]" >&2; exit 2 ;;
 esac
 jobs=${EMBEDRT_JOBS:-$(nproc)}
+# ccache, where installed, makes rebuilds of several checkouts cheap (optional).
+if command -v ccache >/dev/null 2>&1; then
+  args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+fi
 cmake -S . -B "$dir" -G Ninja -DEMBEDRT_WERROR=ON "${args[@]}" "$@" >/dev/null
 cmake --build "$dir" -j "$jobs"
