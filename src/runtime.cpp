@@ -11,6 +11,7 @@
 
 #include "actors/supervisor.hpp"
 #include "config/config_loader.hpp"
+#include "src/host/deferred_executor.hpp"
 #include "src/http/curl_transport.hpp"
 
 namespace embedrt {
@@ -173,6 +174,7 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   host_thread_scope scope;
   std::unique_ptr<runtime> rt{new runtime};
   rt->config_ = cfg;
+  rt->deferred_ = std::make_shared<host::deferred_executor>();
   rt->system_config_ = std::make_unique<caf::actor_system_config>();
   auto& sc = *rt->system_config_;
   add_embedrt_types(sc);
@@ -242,6 +244,8 @@ std::unique_ptr<runtime> runtime::start_from_file(const std::string& path,
 
 runtime::~runtime() {
   stop();
+  // Answers handed to the executor are delivered before the runtime goes.
+  deferred_->shutdown();
   // Actors are gone (stop waited for them); the system goes last so that handles
   // held by hosts and late messages to dead actors stay safe until here.
   host_thread_scope scope;
@@ -259,38 +263,46 @@ std::future<embed_outcome> runtime::embed(std::vector<std::string> texts,
 
 void runtime::embed(std::vector<std::string> texts, embed_options opts,
                     std::function<void(embed_outcome)> done) {
-  if (stopped_) {
-    done(embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
-    return;
-  }
+  // Whatever is decided in here (shed, stopped, a message to a dead actor dropped
+  // with its completion) is answered on the deferred executor, never on this stack.
+  host::entry_scope scope;
+  auto l = opts.priority == lane::bulk ? 1 : 0;
+  // Requests holding bulk credit are bounded by the credit instead of the count.
+  bool counted = !opts.uses_credit;
+  auto answer = [state = admission_, executor = deferred_, l, counted,
+                 f = std::move(done)](embed_outcome x) {
+    if (counted)
+      state->outstanding[l].fetch_sub(1, std::memory_order_relaxed);
+    if (host::entry_scope::active())
+      executor->post([f, x = std::move(x)]() mutable { f(std::move(x)); });
+    else
+      f(std::move(x));
+  };
   // Bound what this host can have outstanding (in the dispatcher's mailbox or
   // admitted) by the lane's capacity, so a host calling faster than the runtime can
   // serve never grows a mailbox: beyond it, `overloaded` at once, without a message.
-  // Requests holding bulk credit are bounded by the credit instead.
-  auto l = opts.priority == lane::bulk ? 1 : 0;
   auto& outstanding = admission_->outstanding[l];
   auto capacity = l == 0 ? config_.limits.interactive_capacity
                          : config_.limits.bulk_capacity;
-  if (!opts.uses_credit
-      && outstanding.fetch_add(1, std::memory_order_relaxed) >= capacity) {
-    outstanding.fetch_sub(1, std::memory_order_relaxed);
-    admission_->shed.fetch_add(1, std::memory_order_relaxed);
-    done(embed_failure{embed_errc::overloaded,
-                       std::string{"the "} + to_string(static_cast<lane>(l))
-                         + " lane is full (" + std::to_string(capacity)
-                         + " requests outstanding)",
-                       0});
+  bool over = counted
+              && outstanding.fetch_add(1, std::memory_order_relaxed) >= capacity;
+  if (stopped_) {
+    answer(embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
     return;
   }
-  if (!opts.uses_credit)
-    done = [state = admission_, l, f = std::move(done)](embed_outcome x) {
-      state->outstanding[l].fetch_sub(1, std::memory_order_relaxed);
-      f(std::move(x));
-    };
+  if (over) {
+    admission_->shed.fetch_add(1, std::memory_order_relaxed);
+    answer(embed_failure{embed_errc::overloaded,
+                         std::string{"the "} + to_string(static_cast<lane>(l))
+                           + " lane is full (" + std::to_string(capacity)
+                           + " requests outstanding)",
+                         0});
+    return;
+  }
   // A message to a dead actor is dropped with its completion, which then still
   // answers once: nothing can hang.
   caf::anon_send(embedder_, host_embed{embed_request{std::move(texts), std::move(opts)},
-                                       make_completion(std::move(done))});
+                                       make_completion(std::move(answer))});
 }
 
 std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
@@ -392,9 +404,12 @@ bool bulk_session::submit(std::vector<std::string> texts, embed_options opts,
   --credit_;
   opts.priority = lane::bulk;
   opts.uses_credit = true;
+  // As in runtime::embed: an answer decided in here never runs on this stack.
+  host::entry_scope scope;
   caf::anon_send(rt_.embedder(),
                  host_embed{embed_request{std::move(texts), std::move(opts)},
-                            make_completion(std::move(done))});
+                            make_completion(host::never_inline<embed_outcome>(
+                              rt_.deferred_, std::move(done)))});
   return true;
 }
 

@@ -30,6 +30,10 @@
 
 namespace embedrt {
 
+namespace host {
+class deferred_executor;
+} // namespace host
+
 struct runtime_options {
   /// Replaces libcurl (tests); empty: the libcurl transport.
   http::transport_factory transport;
@@ -70,7 +74,10 @@ public:
   std::future<embed_outcome> embed(std::vector<std::string> texts,
                                    embed_options opts = {});
 
-  /// Callback form; `done` runs exactly once, on a CAF thread, and must not block.
+  /// Callback form; `done` runs exactly once and must not block. It never runs inside
+  /// this call (not even for an answer decided at once, such as `overloaded` or
+  /// `shutting_down`), so a host may submit again from `done`: it runs on a CAF
+  /// thread, or on the runtime's deferred-answer thread.
   void embed(std::vector<std::string> texts, embed_options opts,
              std::function<void(embed_outcome)> done);
 
@@ -121,6 +128,9 @@ private:
   embedder_actor embedder_;
   caf::actor event_forwarder_;
   std::shared_ptr<admission_state> admission_ = std::make_shared<admission_state>();
+  /// Delivers answers decided inside `embed`/`submit` off the caller's stack.
+  std::shared_ptr<host::deferred_executor> deferred_;
+  friend class bulk_session;
   std::atomic<bool> stopped_{false};
   /// Host side only (never in an actor): serialises `stop` and guards the two below.
   std::mutex stop_mutex_;
@@ -142,8 +152,8 @@ public:
   bulk_session(const bulk_session&) = delete;
   bulk_session& operator=(const bulk_session&) = delete;
 
-  /// Waits for credit, then submits on the bulk lane; `done` runs exactly once on a
-  /// CAF thread. Returns false (and does not call `done`) when the runtime is
+  /// Waits for credit, then submits on the bulk lane; `done` runs exactly once, never
+  /// inside this call. Returns false (and does not call `done`) when the runtime is
   /// shutting down.
   bool submit(std::vector<std::string> texts, embed_options opts,
               std::function<void(embed_outcome)> done);
