@@ -4,7 +4,9 @@
 // Choices made where the RFCs and OpenAI leave room:
 // - Decimal fractions are accepted in delta-seconds ("1.5") although RFC 9110 only
 //   allows digits; servers send them and waiting 1.5 s is what they mean.
-// - Values that overflow a 64-bit nanosecond count (about 292 years) are unparsable.
+// - Numbers that overflow a 64-bit nanosecond count (about 292 years) are unparsable;
+//   an HTTP-date that far ahead (after 2262) saturates at duration::max(). Callers
+//   clamp every result with clamp_upstream_duration before use.
 // - HTTP-dates accept IMF-fixdate, the obsolete RFC 850 form (two-digit years < 70
 //   are 20xx) and asctime; the weekday name must be valid but is not cross-checked.
 #include "src/policy/http_headers.hpp"
@@ -227,17 +229,35 @@ bool parse_asctime(std::string_view text, civil_time& t) {
   return true;
 }
 
-std::optional<std::chrono::system_clock::time_point>
-parse_http_date(std::string_view text) {
+/// Seconds since 1970-01-01 of an HTTP-date. Seconds, not a system_clock time point:
+/// a date after 2262 does not fit in 64-bit nanoseconds (years have 4 digits here, so
+/// this stays below 2^39).
+std::optional<int64_t> parse_http_date(std::string_view text) {
   civil_time t;
   if (!(parse_imf_fixdate(text, t) || parse_rfc850(text, t) || parse_asctime(text, t))
       || !valid(t))
     return std::nullopt;
   auto days = days_from_civil(t.year, t.month, t.day);
-  auto secs = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
-  return std::chrono::system_clock::time_point{
-    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::seconds{secs})};
+  return days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+}
+
+/// From `now_wall` until `date_s` (seconds since the epoch), zero when in the past,
+/// saturated at duration::max() when it does not fit.
+duration until(int64_t date_s, std::chrono::system_clock::time_point now_wall) {
+  auto now_ns
+    = std::chrono::duration_cast<duration>(now_wall.time_since_epoch()).count();
+  constexpr int64_t ns_per_s = 1'000'000'000;
+  if (date_s > max_ns / ns_per_s)
+    return duration::max();
+  if (date_s < std::numeric_limits<int64_t>::min() / ns_per_s)
+    return duration::zero();
+  auto date_ns = date_s * ns_per_s;
+  if (date_ns <= now_ns)
+    return duration::zero();
+  // date_ns > now_ns: the difference is positive; it overflows only if now_ns < 0.
+  if (now_ns < 0 && date_ns > max_ns + now_ns)
+    return duration::max();
+  return duration{date_ns - now_ns};
 }
 
 } // namespace
@@ -258,9 +278,7 @@ parse_retry_after(std::string_view retry_after_ms, std::string_view retry_after,
   auto date = parse_http_date(retry_after);
   if (!date)
     return std::nullopt;
-  if (*date <= now_wall)
-    return duration::zero();
-  return std::chrono::duration_cast<duration>(*date - now_wall);
+  return until(*date, now_wall);
 }
 
 std::optional<duration> parse_reset_duration(std::string_view text) {

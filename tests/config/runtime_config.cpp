@@ -93,6 +93,14 @@ const std::vector<row> rule_rows = {
   {[](auto& c) { c.endpoint.connect_timeout_ms = 600001; },
    "embedrt.endpoint.connect_timeout_ms: must be an integer in [1, 600000], got "
    "600001"},
+  {[](auto& c) { c.endpoint.proxy = "proxy.example.com:3128"; },
+   "embedrt.endpoint.proxy: must be empty or a proxy URL "
+   "(http|https|socks4|socks4a|socks5|socks5h)://host[:port], got "
+   "\"proxy.example.com:3128\""},
+  {[](auto& c) { c.endpoint.proxy = "http://user:secret@proxy.example.com:3128 x"; },
+   "embedrt.endpoint.proxy: must be empty or a proxy URL "
+   "(http|https|socks4|socks4a|socks5|socks5h)://host[:port], got "
+   "\"http://***@proxy.example.com:3128 x\""},
   {[](auto& c) { c.endpoint.attempt_timeout_ms = 0; },
    "embedrt.endpoint.attempt_timeout_ms: must be an integer in [1, 3600000], got 0"},
   {[](auto& c) { c.endpoint.attempt_timeout_ms = 3600001; },
@@ -141,6 +149,12 @@ const std::vector<row> rule_rows = {
    "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 0"},
   {[](auto& c) { c.limits.response_memory_mib = 65537; },
    "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 65537"},
+  {[](auto& c) { c.limits.max_response_bytes = 65535; },
+   "embedrt.limits.max_response_bytes: must be an integer in [65536, 4294967296], got "
+   "65535"},
+  {[](auto& c) { c.limits.max_response_bytes = 4294967297; },
+   "embedrt.limits.max_response_bytes: must be an integer in [65536, 4294967296], got "
+   "4294967297"},
   // [embedrt.http_pool]
   {[](auto& c) { c.http_pool.workers = 0; },
    "embedrt.http_pool.workers: must be an integer in [1, 64], got 0"},
