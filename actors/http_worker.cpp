@@ -45,8 +45,8 @@ http_call_result to_call_result(http::transfer_result& x,
       return r;
     case http::transfer_status::too_large:
       // Transient: the next attempt may get a sane body.
-      r.status = attempt_status::transport_error;
-      r.detail = "bad_response: too_large: " + clean(x.error);
+      r.status = attempt_status::too_large;
+      r.detail = clean(x.error);
       return r;
     case http::transfer_status::tls_rejected:
       r.status = attempt_status::tls_rejected;

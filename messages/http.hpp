@@ -75,6 +75,10 @@ enum class attempt_status : uint8_t {
   /// The upstream's TLS certificate was refused (untrusted CA, expired, wrong host
   /// name). Never retried: only a config change (endpoint.ca_bundle) can fix it.
   tls_rejected,
+  /// A 2xx body grew past the request's bound (http_call::max_response_bytes):
+  /// the transfer was stopped. Retried (a batch is split first); in the end
+  /// `bad_response`.
+  too_large,
 };
 
 const char* to_string(attempt_status x);

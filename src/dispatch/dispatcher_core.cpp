@@ -797,8 +797,9 @@ void dispatcher_core::check_observed_dimension(key_queues& q, http_call_result& 
 void dispatcher_core::handle_failure(uint64_t batch_id, batch_state& b,
                                      http_call_result& x, time_point now) {
   auto status = x.http_status;
-  bool splittable = x.status == attempt_status::http_error
-                    && (status == 400 || status == 413 || status == 422);
+  bool splittable = (x.status == attempt_status::http_error
+                     && (status == 400 || status == 413 || status == 422))
+                    || x.status == attempt_status::too_large;
   if (splittable) {
     size_t live = 0;
     for (auto sid : b.sent)

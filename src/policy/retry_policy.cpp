@@ -61,6 +61,8 @@ embed_errc exhausted_error(const http_call_result& result) {
     return embed_errc::rate_limited;
   if (result.status == attempt_status::worker_failed)
     return embed_errc::worker_failed;
+  if (result.status == attempt_status::too_large)
+    return embed_errc::bad_response;
   return embed_errc::upstream_unavailable;
 }
 
@@ -108,6 +110,7 @@ call_result classify_for_breaker(attempt_status status, uint16_t http_status) no
       return call_result::ignored;
     case attempt_status::expired: return call_result::cancelled;
     case attempt_status::tls_rejected: return call_result::failure;
+    case attempt_status::too_large: return call_result::ignored;
   }
   return call_result::ignored;
 }
