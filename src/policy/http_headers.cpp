@@ -4,9 +4,10 @@
 // Choices made where the RFCs and OpenAI leave room:
 // - Decimal fractions are accepted in delta-seconds ("1.5") although RFC 9110 only
 //   allows digits; servers send them and waiting 1.5 s is what they mean.
-// - Numbers that overflow a 64-bit nanosecond count (about 292 years) are unparsable;
-//   an HTTP-date that far ahead (after 2262) saturates at duration::max(). Callers
-//   clamp every result with clamp_upstream_duration before use.
+// - Well-formed numbers that overflow a 64-bit nanosecond count (about 292 years)
+//   saturate at duration::max(), as does an HTTP-date that far ahead (after 2262):
+//   "longer than we can count" is a very long wait, not an absent header. Callers clamp
+//   every result with clamp_upstream_duration before use.
 // - HTTP-dates accept IMF-fixdate, the obsolete RFC 850 form (two-digit years < 70
 //   are 20xx) and asctime; the weekday name must be valid but is not cross-checked.
 #include "src/policy/http_headers.hpp"
@@ -39,7 +40,7 @@ std::string_view trim(std::string_view x) {
 
 /// A non-negative decimal number "123" or "1.25" read from the front of `text`,
 /// converted to nanoseconds with `unit_ns` nanoseconds per 1. Advances `text`.
-/// Fractional nanoseconds are truncated.
+/// Fractional nanoseconds are truncated; values past int64 saturate at its max.
 std::optional<int64_t> take_decimal(std::string_view& text, int64_t unit_ns) {
   size_t i = 0;
   uint64_t whole = 0;
@@ -70,18 +71,18 @@ std::optional<int64_t> take_decimal(std::string_view& text, int64_t unit_ns) {
   }
   if (whole_digits == 0 && fraction_digits == 0)
     return std::nullopt;
-  if (overflow || whole > static_cast<uint64_t>(max_ns / unit_ns))
-    return std::nullopt;
+  if (overflow || whole > static_cast<uint64_t>(max_ns / unit_ns)) {
+    text.remove_prefix(i);
+    return max_ns;
+  }
   auto result = static_cast<int64_t>(whole) * unit_ns;
   // fraction / scale < 1, so this part is < unit_ns; long double keeps it exact
   // enough (64-bit mantissa) without an overflowing integer product.
   auto part = static_cast<int64_t>(static_cast<long double>(fraction)
                                    * static_cast<long double>(unit_ns)
                                    / static_cast<long double>(scale));
-  if (result > max_ns - part)
-    return std::nullopt;
   text.remove_prefix(i);
-  return result + part;
+  return result > max_ns - part ? max_ns : result + part;
 }
 
 /// A whole string that is a non-negative decimal in `unit_ns` units.
@@ -323,9 +324,9 @@ std::optional<duration> parse_reset_duration(std::string_view text) {
       return std::nullopt;
     auto digits = number.substr(0, number_len);
     auto value = take_decimal(digits, found->ns);
-    if (!value || total > max_ns - *value)
+    if (!value)
       return std::nullopt;
-    total += *value;
+    total = saturating_add(total, *value);
     text = rest.substr(found->name.size());
   }
   return duration{total};
