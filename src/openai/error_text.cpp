@@ -508,7 +508,8 @@ std::string upstream_error_message(std::string_view body, std::string_view api_k
   auto window = body.substr(0, max_error_body_bytes);
   error_body_scanner scanner{window};
   auto r = scanner.run();
-  bool cut = body.size() > window.size();
+  // The transport cuts error bodies at this size: one that long may go on.
+  bool cut = body.size() >= max_error_body_bytes;
   if (r == scan_result::ok || (r == scan_result::truncated && cut)) {
     if (auto& message = scanner.best(); !message.empty())
       return clean_upstream_text(message, api_key);

@@ -162,6 +162,30 @@ CAF_TEST(an endless body on every connection costs only its text and bounded mem
   CAF_CHECK_LESS(elapsed, 5s);
 }
 
+CAF_TEST(a huge error body is read only up to 64 KiB and its message is kept) {
+  // 400 with a 4 MiB body whose message comes first; the pad also hides a key-like
+  // header value that must not leak.
+  std::string pad(4 << 20, 'x');
+  script(R"([{"faults":[{"kind":"status","status":400,"match":"HUGE","body":)"
+         R"("{\"error\":{\"message\":\"rejected: api-key: abcdef0123456789\"},)"
+         R"(\"pad\":\")"
+         + pad + R"(\"}"}]}])");
+  auto cfg = config_for(server);
+  auto rt = start(cfg);
+  auto f = rt->embed({"HUGE one"});
+  CAF_REQUIRE(f.wait_for(max_wait) == std::future_status::ready);
+  auto x = f.get();
+  CAF_REQUIRE(!x.ok());
+  CAF_CHECK_EQUAL(to_string(x.error().code), std::string{"upstream_rejected"});
+  CAF_CHECK_EQUAL(x.error().message,
+                  "upstream answered HTTP 400 (not retryable): rejected: api-key: "
+                  "[redacted]");
+  // The other texts are not affected.
+  auto g = rt->embed({"fine"});
+  CAF_REQUIRE(g.wait_for(max_wait) == std::future_status::ready);
+  CAF_CHECK(g.get().ok());
+}
+
 CAF_TEST(a loopback base url never goes through a proxy) {
   // The "proxy": a loopback listener that records connections and closes them.
   test::raw_loopback_server proxy{[](test::raw_connection& c) { c.close(); }};

@@ -94,6 +94,9 @@ CAF_TEST(only the first 64 KiB of an error body are read) {
   // The message comes first, the body then goes on for megabytes: it is kept.
   auto big = R"({"error":{"message":"slow down","pad":")" + std::string(4 << 20, 'x');
   CAF_CHECK_EQUAL(upstream_error_message(big), "slow down");
+  // As the transport hands it over: cut at exactly 64 KiB.
+  CAF_CHECK_EQUAL(upstream_error_message(big.substr(0, max_error_body_bytes)),
+                  "slow down");
   // A message beyond 64 KiB is never seen: the start of the body is shown instead.
   auto late = R"({"pad":")" + std::string(max_error_body_bytes, 'y')
               + R"(","error":{"message":"too late"}})";
