@@ -155,9 +155,17 @@ CAF_TEST(an endless body on every connection costs only its text and bounded mem
               << " ms");
   CAF_CHECK_EQUAL(ok, 192u);
   CAF_CHECK_EQUAL(too_large, 8u);
-  CAF_CHECK_GREATER_OR_EQUAL(server.stats(false).total.faults["endless_body"], 8u);
-  // Without the bound: ~330 MB/s per connection until the 5 s attempt timeout.
-  CAF_CHECK_LESS(growth_mib, 64u);
+  auto stats = server.stats(false); // CAF's checks keep references: no temporaries
+  CAF_CHECK_GREATER_OR_EQUAL(stats.total.faults["endless_body"], 8u);
+  // Without the bound: ~330 MB/s per connection until the 5 s attempt timeout. The
+  // bound of the first batches (up to 200 texts, dimension unknown: 4096 assumed) is
+  // ~10 MB; ASan's quarantine keeps freed buffers around.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr size_t max_growth_mib = 256;
+#else
+  constexpr size_t max_growth_mib = 64;
+#endif
+  CAF_CHECK_LESS(growth_mib, max_growth_mib);
   // Stopped by the bound, not by the attempt timeout.
   CAF_CHECK_LESS(elapsed, 5s);
 }
@@ -226,7 +234,8 @@ CAF_TEST(a loopback base url never goes through a proxy) {
     CAF_CHECK_EQUAL(ok, 50u);
   }
   CAF_CHECK_EQUAL(proxy.accepted(), seen_by_control);
-  CAF_CHECK_GREATER_OR_EQUAL(server.stats(false).total.connections_accepted, 1u);
+  auto stats = server.stats(false);
+  CAF_CHECK_GREATER_OR_EQUAL(stats.total.connections_accepted, 1u);
 }
 
 CAF_TEST(the key is refused at start for plain http through a proxy) {
