@@ -515,6 +515,10 @@ CAF_TEST(the key comes from the variable named by api_key_env) {
 
 CAF_TEST(the key is never sent over plain http to a host that is not loopback) {
   scoped_env key{"EMBEDRT_TEST_KEY", std::string{fake_key}};
+  // The message names a proxy from the environment when there is one; none here.
+  scoped_env http_proxy{"http_proxy", std::nullopt};
+  scoped_env all_proxy{"all_proxy", std::nullopt};
+  scoped_env all_proxy_upper{"ALL_PROXY", std::nullopt};
   endpoint_config cfg;
   cfg.api_key_env = "EMBEDRT_TEST_KEY";
   cfg.base_url = "http://embeddings.example.com/v1";
@@ -534,6 +538,17 @@ CAF_TEST(the key is never sent over plain http to a host that is not loopback) {
     auto r = resolve(cfg);
     CAF_CHECK_EQUAL(r.errors, "");
     CAF_CHECK_EQUAL(r.key, fake_key);
+  }
+  {
+    // A proxy would see the key in clear text too: the message names its variable.
+    scoped_env proxy{"http_proxy", std::string{"http://proxy.example.com:3128"}};
+    cfg.base_url = "http://embeddings.example.com/v1";
+    CAF_CHECK_EQUAL(resolve(cfg).errors,
+                    "embedrt.endpoint.base_url: must be https:// to send the API key "
+                    "(from $EMBEDRT_TEST_KEY) to a host that is not loopback (and "
+                    "through the proxy from $http_proxy, which would see it in clear "
+                    "text); set embedrt.endpoint.allow_insecure_http = true to allow "
+                    "it, got \"http://embeddings.example.com/v1\"");
   }
   cfg.base_url = "http://embeddings.example.com/v1";
   cfg.allow_insecure_http = true;
