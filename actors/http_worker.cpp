@@ -5,40 +5,60 @@
 #include <caf/send.hpp>
 
 #include "src/openai/embeddings_codec.hpp"
+#include "src/policy/clock.hpp"
 
 namespace embedrt {
 
 http_call_result to_call_result(http::transfer_result& x,
-                                const http_worker_state::in_flight& call) {
+                                const http_worker_state::in_flight& call,
+                                std::string_view api_key) {
+  auto clean = [api_key](std::string_view text) {
+    return openai::clean_upstream_text(text, api_key);
+  };
   http_call_result r;
   r.attempt_id = x.id;
   r.http_status = x.http_status;
-  r.retry_after = x.retry_after;
+  // milliseconds -> nanoseconds saturates (retry-after-ms: 9223372036854.7758).
+  r.retry_after = x.retry_after.count() < 0
+                    ? caf::timespan{-1}
+                    : policy::saturating_nanoseconds(x.retry_after);
   r.limits = x.limits;
   r.wire_time = x.wire_time;
   switch (x.status) {
     case http::transfer_status::completed: break;
     case http::transfer_status::connect_failed:
       r.status = attempt_status::connect_failed;
-      r.detail = std::move(x.error);
+      r.detail = clean(x.error);
       return r;
     case http::transfer_status::timed_out:
       r.status = attempt_status::timed_out;
-      r.detail = std::move(x.error);
+      r.detail = clean(x.error);
       return r;
     case http::transfer_status::connection_lost:
       r.status = attempt_status::connection_lost;
-      r.detail = std::move(x.error);
+      r.detail = clean(x.error);
       return r;
     case http::transfer_status::failed:
     case http::transfer_status::transport_broken:
       r.status = attempt_status::transport_error;
-      r.detail = std::move(x.error);
+      r.detail = clean(x.error);
+      return r;
+    case http::transfer_status::too_large:
+      // Transient: the next attempt may get a sane body.
+      r.status = attempt_status::too_large;
+      r.detail = clean(x.error);
+      return r;
+    case http::transfer_status::tls_rejected:
+      r.status = attempt_status::tls_rejected;
+      r.detail
+        = "TLS certificate rejected: " + clean(x.error)
+          + "; if the upstream uses a private CA, set embedrt.endpoint.ca_bundle "
+            "to its certificate (PEM)";
       return r;
   }
   if (x.http_status < 200 || x.http_status >= 300) {
     r.status = attempt_status::http_error;
-    r.detail = openai::upstream_error_message(x.body);
+    r.detail = openai::upstream_error_message(x.body, api_key);
     return r;
   }
   openai::decoded_response decoded;
@@ -46,12 +66,17 @@ http_call_result to_call_result(http::transfer_result& x,
                                     call.encoding, decoded);
   if (!st.ok()) {
     r.status = attempt_status::bad_response;
-    r.detail = std::string{openai::to_string(st.defect)} + ": " + st.reason;
+    // The reason may quote the body (a bad index token): cleaned and bounded.
+    r.detail = std::string{openai::to_string(st.defect)} + ": " + clean(st.reason);
     return r;
   }
   r.status = attempt_status::succeeded;
   r.embeddings = std::move(decoded.embeddings);
-  r.usage = embedding_usage{decoded.prompt_tokens, decoded.total_tokens};
+  // A token is at least one byte of input: more is a lie, bounded here so nothing
+  // downstream multiplies a huge count (the limiter bounds it further).
+  auto most = std::max<uint64_t>(call.request_bytes, 1);
+  r.usage = embedding_usage{std::min(decoded.prompt_tokens, most),
+                            std::min(decoded.total_tokens, most)};
   return r;
 }
 
@@ -92,13 +117,14 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
     // -- requests ---------------------------------------------------------------------
     [=](http_call& call) {
       auto& s = self->state;
-      s.calls.emplace(call.attempt_id,
-                      http_worker_state::in_flight{
-                        call.input_count, call.expected_dimension, call.encoding});
+      s.calls.emplace(call.attempt_id, http_worker_state::in_flight{
+                                         call.input_count, call.expected_dimension,
+                                         call.encoding, call.body.size()});
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(call.timeout);
       http::transfer_request req{call.attempt_id,
                                  std::move(call.body),
                                  std::max(ms, std::chrono::milliseconds{1}),
+                                 call.max_response_bytes,
                                  {}};
       if (!s.spare_bodies.empty()) {
         req.spare_body = std::move(s.spare_bodies.back());
@@ -133,7 +159,7 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
           continue;
         auto meta = i->second;
         s.calls.erase(i);
-        out.results.push_back(to_call_result(done, meta));
+        out.results.push_back(to_call_result(done, meta, s.args.settings.api_key));
         // Hand the response buffer back with a later submit (see transfer_request);
         // huge batch bodies are not worth keeping.
         if (done.body.capacity() <= max_spare_body_bytes

@@ -55,6 +55,9 @@ struct http_worker_state {
     uint32_t input_count = 0;
     uint32_t expected_dimension = 0;
     encoding_format encoding = encoding_format::base64;
+    /// Size of the request body: reported usage is believed up to this many tokens
+    /// (a token is at least one byte of input).
+    uint64_t request_bytes = 0;
   };
 
   http_worker_args args;
@@ -70,8 +73,11 @@ http_worker(http_worker_actor::stateful_pointer<http_worker_state> self,
 
 /// Maps a finished transfer to the attempt's result: status mapping, the upstream's
 /// error message for non-2xx, and the full response check for 2xx. Pure.
-/// Leaves `x.body` in place (the caller recycles the buffer).
+/// Leaves `x.body` in place (the caller recycles the buffer). Every text from the
+/// upstream in `detail` passes openai::clean_upstream_text (512 bytes, no control
+/// characters, secrets and `api_key` redacted); durations saturate.
 http_call_result to_call_result(http::transfer_result& x,
-                                const http_worker_state::in_flight& call);
+                                const http_worker_state::in_flight& call,
+                                std::string_view api_key = {});
 
 } // namespace embedrt

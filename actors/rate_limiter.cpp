@@ -31,10 +31,10 @@ void process(self_ptr self, time_point now) {
     auto wait = st.policy->try_acquire(front.request.tokens, now);
     if (wait.count() == 0) {
       reply(self, front, permit_status::granted, now);
-    } else if (now + wait > front.request.deadline) {
+    } else if (policy::saturating_add(now, wait) > front.request.deadline) {
       reply(self, front, permit_status::denied_deadline, now);
     } else {
-      next = now + wait;
+      next = policy::saturating_add(now, wait);
       break;
     }
     st.queue.pop_front();
@@ -58,14 +58,19 @@ void process(self_ptr self, time_point now) {
 /// Learns from how one earlier permit ended.
 void apply(self_ptr self, const permit_feedback& fb, time_point now) {
   auto& s = self->state;
+  auto clamped_before = s.policy->usage_reports_clamped();
   s.policy->reconcile(fb.reserved_tokens, fb.actual_tokens, now);
+  s.counters.usage_reports_clamped += s.policy->usage_reports_clamped()
+                                      - clamped_before;
   s.policy->observe(fb.headers, now);
   if (fb.pause.count() > 0) {
     auto before = s.policy->paused_until();
     s.policy->pause(fb.pause, now);
     if (s.policy->paused_until() > before) {
       ++s.counters.grants_paused_rate_limited;
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(fb.pause);
+      // The pause actually applied (capped), not the one asked for.
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        s.policy->paused_until() - now);
       self->send(s.events, runtime_event{event_kind::grants_paused, "rate_limiter",
                                          std::to_string(ms.count()) + " ms", now});
     }
@@ -76,9 +81,11 @@ void apply(self_ptr self, const permit_feedback& fb, time_point now) {
 
 rate_limiter_impl::behavior_type
 rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
-             rate_limiter_config cfg, event_sink_actor events) {
+             rate_limiter_config cfg, event_sink_actor events,
+             caf::timespan max_upstream_hold) {
   auto& st = self->state;
-  st.policy = std::make_unique<policy::rate_limit_policy>(cfg, self->clock().now());
+  st.policy = std::make_unique<policy::rate_limit_policy>(cfg, self->clock().now(),
+                                                          max_upstream_hold);
   st.max_queued = cfg.max_queued;
   st.events = std::move(events);
   return {

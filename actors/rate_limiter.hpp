@@ -2,8 +2,9 @@
 //
 // Permits are answered in FIFO order from a bounded queue; a permit that cannot be
 // granted before its deadline is denied at once instead of waiting in vain. A 429
-// pauses grants for everybody, and the upstream's x-ratelimit-* headers cap the buckets
-// (the policy decides; this actor only queues, times and replies).
+// pauses grants for everybody (for at most `max_upstream_hold`, the
+// `retry.max_retry_after_ms` cap), and the upstream's x-ratelimit-* headers cap the
+// buckets (the policy decides; this actor only queues, times and replies).
 //
 // Assumes one limiter per runtime (one API key); does not share state across processes.
 #pragma once
@@ -42,6 +43,7 @@ struct rate_limiter_state {
 
 rate_limiter_impl::behavior_type
 rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
-             rate_limiter_config cfg, event_sink_actor events);
+             rate_limiter_config cfg, event_sink_actor events,
+             caf::timespan max_upstream_hold);
 
 } // namespace embedrt

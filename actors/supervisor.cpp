@@ -26,7 +26,9 @@ event_sink_actor events_of(self_ptr self) {
 
 void spawn_limiter(self_ptr self) {
   self->state.limiter = self->spawn<caf::monitored>(
-    rate_limiter, self->state.args.config.rate_limiter, events_of(self));
+    rate_limiter, self->state.args.config.rate_limiter, events_of(self),
+    caf::timespan{
+      std::chrono::milliseconds{self->state.args.config.retry.max_retry_after_ms}});
 }
 
 void spawn_breaker(self_ptr self) {

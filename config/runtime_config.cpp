@@ -123,15 +123,37 @@ std::vector<config_error> resolve_endpoint(const endpoint_config& cfg,
   // 3. The TLS rule: no key over plain http:// unless the host is loopback.
   schema::base_url_parts parts;
   schema::parse_base_url(base, parts); // checked above
-  if (parts.scheme == "http" && !key.empty() && !schema::is_loopback_host(parts.host)
-      && !cfg.allow_insecure_http) {
+  bool loopback = schema::is_loopback_host(parts.host);
+  // 4. The proxy a plain-http request would go through: it would see the key.
+  std::string proxy_source;
+  if (!loopback) {
+    if (!cfg.proxy.empty()) {
+      proxy_source = "embedrt.endpoint.proxy";
+    } else {
+      // libcurl's variables for http:// (it ignores HTTP_PROXY in upper case).
+      for (auto name : {"http_proxy", "all_proxy", "ALL_PROXY"}) {
+        if (auto env = std::getenv(name); env != nullptr && *env != '\0') {
+          proxy_source = std::string{"$"} + name;
+          break;
+        }
+      }
+    }
+  }
+  if (parts.scheme == "http" && !key.empty() && !loopback && !cfg.allow_insecure_http) {
+    auto via = proxy_source.empty() ? std::string{}
+                                    : " (and through the proxy from " + proxy_source
+                                        + ", which would see it in clear text)";
     result.push_back({base_url_key,
                       "must be https:// to send the API key (from $" + cfg.api_key_env
-                        + ") to a host that is not loopback; set "
-                          "embedrt.endpoint.allow_insecure_http = true to allow it",
+                        + ") to a host that is not loopback" + via
+                        + "; set embedrt.endpoint.allow_insecure_http = true to allow "
+                          "it",
                       schema::quote(base)});
     return result;
   }
+  out.bypass_proxy = loopback;
+  if (!loopback)
+    out.proxy = cfg.proxy;
   while (!base.empty() && base.back() == '/')
     base.pop_back();
   out.embeddings_url = base + "/embeddings";

@@ -33,6 +33,11 @@ struct endpoint_config {
   /// Allow sending the API key over plain http:// to a host that is not loopback.
   /// Default false: such a config is refused at start.
   bool allow_insecure_http = false;
+  /// Proxy URL for the upstream (http://, https://, socks5://, socks5h://...). Empty:
+  /// the environment's (https_proxy, http_proxy, all_proxy, no_proxy). Loopback base
+  /// URLs never use a proxy; the key is never sent through a plain-http proxy to an
+  /// http:// base URL unless `allow_insecure_http`.
+  std::string proxy;
   /// TCP+TLS connect timeout per attempt, ms. Default 5000, range 1..600000.
   uint32_t connect_timeout_ms = 5000;
   /// Total timeout per attempt including the body, ms, counted from when the transfer
@@ -79,6 +84,11 @@ struct limits_config {
   /// 1536-d one is 8 KB in base64): this bounds that memory. Default 16, range
   /// 1..65536.
   uint32_t response_memory_mib = 16;
+  /// Absolute cap on one response body, bytes: past it (or past the bound derived from
+  /// the request: inputs x dimension x bytes per value, times 2, plus 64 KiB) the
+  /// transfer is stopped and the attempt fails `too_large` (retried). Default 67108864
+  /// (64 MiB), range 65536..4294967296.
+  uint64_t max_response_bytes = uint64_t{64} << 20;
 };
 
 /// [embedrt.http_pool] — workers and connections.
@@ -244,11 +254,17 @@ struct resolved_endpoint {
   std::string embeddings_url;
   /// Empty when the variable is unset.
   std::string api_key;
+  /// `endpoint.proxy` when set; empty: libcurl reads the environment.
+  std::string proxy;
+  /// The base URL is loopback: never use a proxy, whatever the environment says.
+  bool bypass_proxy = false;
 };
 
 /// Resolves the base URL (config, else $OPENAI_BASE_URL, else the OpenAI default) and
 /// the key, and enforces the TLS rule: the key is never sent over plain http:// to a
-/// host other than loopback unless `allow_insecure_http`. Errors name the key.
+/// host other than loopback (nor through a proxy that would see it in clear text)
+/// unless `allow_insecure_http`. Loopback base URLs never use a proxy. Errors name
+/// the key (and the proxy's variable).
 std::vector<config_error> resolve_endpoint(const endpoint_config& cfg,
                                            resolved_endpoint& out);
 

@@ -42,6 +42,28 @@ void check_encoding_format(const std::string& key, const std::string& value,
     out.push_back({key, R"(must be "base64" or "float")", quote(value)});
 }
 
+void check_proxy(const std::string& key, const std::string& value,
+                 std::vector<config_error>& out) {
+  if (value.empty())
+    return;
+  static constexpr std::string_view schemes[]
+    = {"http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://"};
+  bool known = false;
+  for (auto scheme : schemes) {
+    if (value.size() > scheme.size()
+        && std::equal(scheme.begin(), scheme.end(), value.begin(),
+                      [](char a, char b) { return a == std::tolower(b); }))
+      known = true;
+  }
+  bool clean = std::none_of(value.begin(), value.end(),
+                            [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+  if (!known || !clean)
+    out.push_back({key,
+                   "must be empty or a proxy URL "
+                   "(http|https|socks4|socks4a|socks5|socks5h)://host[:port]",
+                   quote(redact_userinfo(value))});
+}
+
 // -- building rows ------------------------------------------------------------------
 
 key_descriptor integer(std::string_view section, std::string_view field,
@@ -102,6 +124,8 @@ const std::vector<key_descriptor>& keys() {
          "CA bundle for TLS peer verification; empty: the system's"),
     flag(EMBEDRT_KEY(endpoint, allow_insecure_http),
          "allow sending the API key over plain http:// to a non-loopback host"),
+    text(EMBEDRT_KEY(endpoint, proxy), "empty, or a proxy URL", check_proxy,
+         "proxy for the upstream; empty: the environment's; loopback never uses one"),
     integer(EMBEDRT_KEY(endpoint, connect_timeout_ms), 1, 600000,
             "TCP+TLS connect timeout per attempt, ms"),
     integer(EMBEDRT_KEY(endpoint, attempt_timeout_ms), 1, 3600000,
@@ -129,6 +153,9 @@ const std::vector<key_descriptor>& keys() {
             "share of dispatch slots bulk gets while interactive work waits, %"),
     integer(EMBEDRT_KEY(limits, response_memory_mib), 1, 65536,
             "estimated size of the responses of all upstream requests in flight, MiB"),
+    integer(
+      EMBEDRT_KEY(limits, max_response_bytes), 65536, 4294967296u,
+      "largest response body accepted, bytes; past it the attempt fails too_large"),
     // [embedrt.http_pool]
     integer(EMBEDRT_KEY(http_pool, workers), 1, 64,
             "worker actors, each with one curl multi handle and thread"),

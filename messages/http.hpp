@@ -32,19 +32,24 @@ struct http_call {
   caf::timespan timeout{0};
   /// The pool answers `expired` instead of starting the attempt after this point.
   caf::actor_clock::time_point deadline;
+  /// The response body may not grow past this (inputs x dimension x bytes per value,
+  /// with margin; see openai::max_response_bytes); 0: only the transport's cap.
+  uint64_t max_response_bytes = 0;
 };
 
 inline bool operator==(const http_call& x, const http_call& y) {
   return x.attempt_id == y.attempt_id && x.body == y.body
          && x.input_count == y.input_count
          && x.expected_dimension == y.expected_dimension && x.encoding == y.encoding
-         && x.timeout == y.timeout && x.deadline == y.deadline;
+         && x.timeout == y.timeout && x.deadline == y.deadline
+         && x.max_response_bytes == y.max_response_bytes;
 }
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_call& x) {
   return f(caf::meta::type_name("http_call"), x.attempt_id, x.body, x.input_count,
-           x.expected_dimension, x.encoding, x.timeout, x.deadline);
+           x.expected_dimension, x.encoding, x.timeout, x.deadline,
+           x.max_response_bytes);
 }
 
 /// How an attempt ended.
@@ -67,6 +72,13 @@ enum class attempt_status : uint8_t {
   worker_failed,
   /// The attempt waited in the pool past its deadline and was never started.
   expired,
+  /// The upstream's TLS certificate was refused (untrusted CA, expired, wrong host
+  /// name). Never retried: only a config change (endpoint.ca_bundle) can fix it.
+  tls_rejected,
+  /// A 2xx body grew past the request's bound (http_call::max_response_bytes):
+  /// the transfer was stopped. Retried (a batch is split first); in the end
+  /// `bad_response`.
+  too_large,
 };
 
 const char* to_string(attempt_status x);

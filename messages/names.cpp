@@ -56,8 +56,9 @@ const char* to_string(call_result x) {
 
 const char* to_string(attempt_status x) {
   static constexpr const char* names[] = {
-    "succeeded",    "http_error",      "connect_failed", "timed_out", "connection_lost",
-    "bad_response", "transport_error", "worker_failed",  "expired",
+    "succeeded",       "http_error",   "connect_failed",  "timed_out",
+    "connection_lost", "bad_response", "transport_error", "worker_failed",
+    "expired",         "tls_rejected", "too_large",
   };
   return name_of(names, static_cast<size_t>(x));
 }

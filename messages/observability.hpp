@@ -42,6 +42,8 @@ struct runtime_counters {
   uint64_t permits_denied_queue_full = 0;
   uint64_t permits_denied_deadline = 0;
   uint64_t grants_paused_rate_limited = 0;
+  /// `usage.prompt_tokens` reports above a few times the reservation, clamped.
+  uint64_t usage_reports_clamped = 0;
   // -- circuit breaker ----------------------------------------------------------
   uint64_t breaker_opened = 0;
   uint64_t breaker_half_opened = 0;
@@ -83,11 +85,11 @@ typename Inspector::result_type inspect(Inspector& f, runtime_counters& x) {
            x.attempts_redispatched_worker_failed, x.retries_denied_budget,
            x.batches_split_rejected, x.waits_circuit_open, x.permits_granted,
            x.permits_denied_queue_full, x.permits_denied_deadline,
-           x.grants_paused_rate_limited, x.breaker_opened, x.breaker_half_opened,
-           x.breaker_closed, x.calls_rejected_circuit_open, x.calls_completed,
-           x.calls_expired_in_pool, x.workers_failed, x.workers_restarted,
-           x.pools_restarted, x.connections_opened, x.responses_2xx, x.responses_429,
-           x.responses_4xx_other, x.responses_5xx);
+           x.grants_paused_rate_limited, x.usage_reports_clamped, x.breaker_opened,
+           x.breaker_half_opened, x.breaker_closed, x.calls_rejected_circuit_open,
+           x.calls_completed, x.calls_expired_in_pool, x.workers_failed,
+           x.workers_restarted, x.pools_restarted, x.connections_opened,
+           x.responses_2xx, x.responses_429, x.responses_4xx_other, x.responses_5xx);
 }
 
 template<class F>
@@ -119,6 +121,7 @@ void runtime_counters::for_each(F&& f) const {
   f("permits_denied_queue_full", permits_denied_queue_full);
   f("permits_denied_deadline", permits_denied_deadline);
   f("grants_paused_rate_limited", grants_paused_rate_limited);
+  f("usage_reports_clamped", usage_reports_clamped);
   f("breaker_opened", breaker_opened);
   f("breaker_half_opened", breaker_half_opened);
   f("breaker_closed", breaker_closed);

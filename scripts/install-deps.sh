@@ -12,10 +12,9 @@ packages=(
   libcpp-httplib-dev                 # the bundled mock upstream
   libbenchmark-dev                   # Google Benchmark for bench/
   clang-format                       # style check (.clang-format)
+  nginx-light openssl                # TLS (HTTP/1.1 + HTTP/2) front for integration.tls_upstream;
+                                     # also the static upstream of bench/ baseline cells
 )
-if [[ "${EMBEDRT_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(nginx-light)            # static upstream for bench/ baseline cells
-fi
 
 missing=()
 for p in "${packages[@]}"; do

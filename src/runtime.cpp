@@ -202,6 +202,9 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   args.transport.url = endpoint.embeddings_url;
   args.transport.api_key = std::move(endpoint.api_key);
   args.transport.ca_bundle = cfg.endpoint.ca_bundle;
+  args.transport.proxy = endpoint.proxy;
+  args.transport.bypass_proxy = endpoint.bypass_proxy;
+  args.transport.max_response_bytes = cfg.limits.max_response_bytes;
   args.transport.connect_timeout
     = std::chrono::milliseconds{cfg.endpoint.connect_timeout_ms};
   args.transport.counters = std::make_shared<http::transport_counters>();

@@ -5,6 +5,7 @@
 
 #include "src/dispatch/input_checks.hpp"
 #include "src/openai/embeddings_codec.hpp"
+#include "src/openai/response_bound.hpp"
 
 namespace embedrt::dispatch {
 
@@ -704,6 +705,9 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
   call.expected_dimension = key.dimensions != 0 ? key.dimensions
                                                 : keys_[b.key].observed_dimension;
   call.encoding = encoding_;
+  call.max_response_bytes
+    = openai::max_response_bytes(call.input_count, call.expected_dimension, encoding_,
+                                 cfg_.limits.max_response_bytes);
   call.timeout = timeout;
   call.deadline = b.deadline;
   fx_.start_call(std::move(call));
@@ -793,8 +797,9 @@ void dispatcher_core::check_observed_dimension(key_queues& q, http_call_result& 
 void dispatcher_core::handle_failure(uint64_t batch_id, batch_state& b,
                                      http_call_result& x, time_point now) {
   auto status = x.http_status;
-  bool splittable = x.status == attempt_status::http_error
-                    && (status == 400 || status == 413 || status == 422);
+  bool splittable = (x.status == attempt_status::http_error
+                     && (status == 400 || status == 413 || status == 422))
+                    || x.status == attempt_status::too_large;
   if (splittable) {
     size_t live = 0;
     for (auto sid : b.sent)

@@ -27,7 +27,15 @@
 //   every later submission is answered with `transport_broken` (submit keeps accepting
 //   within capacity, so a worker with nothing in flight still learns of it) and no
 //   transfer starts again.
-// - Proxy environment variables (http_proxy, ...) are honoured, as libcurl does.
+// - Proxy environment variables (http_proxy, ...) are honoured, as libcurl does,
+//   unless `settings.proxy` names one explicitly or `settings.bypass_proxy` is set
+//   (loopback base URLs: CURLOPT_PROXY "" and CURLOPT_NOPROXY "*").
+// - Bodies are bounded before the first byte: a 2xx body past the request's bound
+//   (or `max_response_bytes`) stops the transfer (`too_large`); a non-2xx body is cut
+//   at `max_error_body_bytes` and the response is kept as complete (its message is
+//   in the first bytes, and the connection is closed rather than drained).
+// - Certificate and host-name failures are `tls_rejected` (never retried), not
+//   `connect_failed`: a retry cannot fix them and would only wait for the deadline.
 #include "src/http/curl_transport.hpp"
 
 #include <curl/curl.h>
@@ -36,6 +44,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -61,6 +70,9 @@ constexpr int poll_timeout_ms = 1000;
 /// Content-Length sizes the body buffer up front up to this much (a lying header
 /// must not allocate gigabytes before any byte arrives).
 constexpr size_t max_presize = 64u << 20;
+
+/// Non-2xx bodies are read up to this much (their message is near the start).
+constexpr size_t max_error_body_bytes = size_t{64} << 10;
 
 /// Longer header values are ignored (treated as absent); ours are short.
 constexpr size_t max_header_value = 128;
@@ -121,17 +133,17 @@ transfer_status classify(CURLcode rc, bool request_sent) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CLIENTCERT:
     case CURLE_PROXY:
     case CURLE_QUIC_CONNECT_ERROR: return transfer_status::connect_failed;
+    case CURLE_PEER_FAILED_VERIFICATION: // untrusted, expired, wrong host name
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: return transfer_status::tls_rejected;
     case CURLE_OPERATION_TIMEDOUT:
       return request_sent ? transfer_status::timed_out
                           : transfer_status::connect_failed;
@@ -202,6 +214,14 @@ struct transfer {
   bool active = false;
   /// CURLOPT_PREREQFUNCTION ran: a connection exists and the request goes out.
   bool request_sent = false;
+  /// The most bytes `body` may hold for this transfer (see on_body).
+  size_t body_limit = 0;
+  /// on_body has looked at the response status.
+  bool status_seen = false;
+  /// The body passed `body_limit` on a 2xx: stopped, `too_large`.
+  bool too_large = false;
+  /// A non-2xx body was cut at its limit: the response counts as complete.
+  bool error_body_cut = false;
   /// Owns the body for CURLOPT_POSTFIELDS during the transfer.
   transfer_request req;
   std::string body;
@@ -218,6 +238,28 @@ struct transfer {
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) noexcept {
   auto& t = *static_cast<transfer*>(user);
   auto n = size * nmemb;
+  if (!t.status_seen) {
+    t.status_seen = true;
+    long code = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code >= 300)
+      t.body_limit = std::min(t.body_limit, max_error_body_bytes);
+  }
+  if (t.body.size() + n > t.body_limit) {
+    long code = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300) {
+      t.too_large = true;
+      return 0; // CURLE_WRITE_ERROR: the transfer stops here
+    }
+    try {
+      t.body.append(data, t.body_limit - t.body.size());
+    } catch (...) {
+      return 0;
+    }
+    t.error_body_cut = true;
+    return 0;
+  }
   try {
     auto& body = t.body;
     if (body.capacity() < body.size() + n + body_padding) {
@@ -228,8 +270,9 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) noexcept {
         if (curl_easy_getinfo(t.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length)
               == CURLE_OK
             && length > 0)
-          want = std::max(want, std::min(static_cast<size_t>(length), max_presize)
-                                  + body_padding);
+          want = std::max(
+            want, std::min({static_cast<size_t>(length), max_presize, t.body_limit})
+                    + body_padding);
       } else {
         want = std::max(want, body.capacity() * 2);
       }
@@ -487,6 +530,12 @@ private:
       static_cast<long>(std::max<int64_t>(settings_.connect_timeout.count(), 1)));
     if (!settings_.ca_bundle.empty())
       curl_easy_setopt(e, CURLOPT_CAINFO, settings_.ca_bundle.c_str());
+    if (settings_.bypass_proxy) {
+      curl_easy_setopt(e, CURLOPT_PROXY, "");
+      curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    } else if (!settings_.proxy.empty()) {
+      curl_easy_setopt(e, CURLOPT_PROXY, settings_.proxy.c_str());
+    }
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
@@ -501,6 +550,16 @@ private:
   void start(transfer& t) {
     t.started = std::chrono::steady_clock::now();
     t.request_sent = false;
+    t.status_seen = false;
+    t.too_large = false;
+    t.error_body_cut = false;
+    {
+      uint64_t cap = std::max<uint64_t>(settings_.max_response_bytes, 1);
+      if (t.req.max_body_bytes > 0)
+        cap = std::min(cap, t.req.max_body_bytes);
+      t.body_limit = static_cast<size_t>(
+        std::min<uint64_t>(cap, std::numeric_limits<size_t>::max() / 2));
+    }
     t.error[0] = '\0';
     // Reuse the buffer the owner handed back, if any (see transfer_request).
     if (t.req.spare_body.capacity() > t.body.capacity())
@@ -548,11 +607,20 @@ private:
         counters_->connections_opened.fetch_add(static_cast<uint64_t>(connects),
                                                 std::memory_order_relaxed);
       r.status = classify(rc, t.request_sent);
+      if (rc == CURLE_WRITE_ERROR && t.error_body_cut)
+        r.status = transfer_status::completed;
+      if (rc == CURLE_WRITE_ERROR && t.too_large) {
+        r.status = transfer_status::too_large;
+        t.body.clear();
+      }
       if (r.status == transfer_status::completed) {
         long code = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
         r.http_status = static_cast<uint16_t>(code);
         r.body = std::move(t.body);
+      } else if (r.status == transfer_status::too_large) {
+        r.error = "the response body passed " + std::to_string(t.body_limit)
+                  + " bytes (the bound for this request); transfer stopped";
       } else {
         r.error = t.error[0] != '\0' ? t.error : curl_easy_strerror(rc);
       }

@@ -10,6 +10,8 @@ const char* to_string(transfer_status x) {
     case transfer_status::connection_lost: return "connection_lost";
     case transfer_status::failed: return "failed";
     case transfer_status::transport_broken: return "transport_broken";
+    case transfer_status::too_large: return "too_large";
+    case transfer_status::tls_rejected: return "tls_rejected";
   }
   return "???";
 }

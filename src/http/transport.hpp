@@ -23,6 +23,10 @@ struct transfer_request {
   std::string body;
   /// Total timeout (connect + send + body), counted from when the transfer starts.
   std::chrono::milliseconds timeout{30000};
+  /// The body may not grow past this many bytes (a bound derived from the request);
+  /// 0: only the transport's `max_response_bytes` applies. Error bodies (non-2xx) are
+  /// read up to 64 KiB and then cut.
+  uint64_t max_body_bytes = 0;
   /// A response buffer from an earlier result, handed back for this transfer's body
   /// (its contents are ignored, its capacity is reused). Recycling keeps the transport
   /// thread from allocating what another thread frees: with glibc that means heap
@@ -44,6 +48,11 @@ enum class transfer_status : uint8_t {
   /// The transport itself is unusable (e.g. curl multi error); the worker must fail
   /// so its supervisor restarts it.
   transport_broken,
+  /// A 2xx body grew past `max_body_bytes` (or the transport's cap): stopped.
+  too_large,
+  /// The TLS peer was refused: certificate not trusted, expired, wrong host name.
+  /// Retrying cannot help; `error` says why.
+  tls_rejected,
 };
 
 const char* to_string(transfer_status x);
@@ -101,6 +110,12 @@ struct transport_settings {
   std::string api_key;
   /// CA bundle for peer verification; empty: the system's.
   std::string ca_bundle;
+  /// Explicit proxy URL (CURLOPT_PROXY); empty: libcurl's default (the environment).
+  std::string proxy;
+  /// Never use a proxy, whatever the environment says (loopback base URLs).
+  bool bypass_proxy = false;
+  /// Absolute cap on one response body, bytes (`limits.max_response_bytes`).
+  uint64_t max_response_bytes = uint64_t{64} << 20;
   std::chrono::milliseconds connect_timeout{5000};
   /// Connections this transport may hold open, and transfers it accepts at once.
   uint32_t max_connections = 8;

@@ -332,6 +332,36 @@ bool io_loop::deliver(connection& c) {
 
 bool io_loop::flush(connection& c) {
   auto& data = c.reply.data;
+  // An endless body refills `data` a bounded number of times per call, then waits
+  // for EPOLLOUT, so other connections of this loop are served too.
+  for (int refills = 0; c.reply.action == after_reply::endless; ++refills) {
+    if (c.reply.generation != handler_.phase_generation()) {
+      close_conn(c);
+      return false;
+    }
+    if (c.out_off >= data.size()) {
+      if (refills >= 16) {
+        set_want_out(c, true);
+        return true;
+      }
+      data.assign(size_t{64} << 10, 'A');
+      c.out_off = 0;
+    }
+    auto n = ::send(c.fd, data.data() + c.out_off, data.size() - c.out_off,
+                    MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      set_want_out(c, true);
+      return true;
+    }
+    close_conn(c);
+    return false;
+  }
   while (c.out_off < data.size()) {
     auto n = ::send(c.fd, data.data() + c.out_off, data.size() - c.out_off,
                     MSG_NOSIGNAL);
@@ -367,6 +397,7 @@ bool io_loop::flush(connection& c) {
       if (c.reply.hold_us > 0)
         schedule(c, steady_now_us() + c.reply.hold_us);
       return true;
+    case after_reply::endless: return true; // handled above
     case after_reply::reset:
       if (c.reply.reset_delay_us > 0) {
         c.state = conn_state::resetting;

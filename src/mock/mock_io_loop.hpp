@@ -37,6 +37,9 @@ enum class after_reply : uint8_t {
   park,
   /// Reset the connection (SO_LINGER 0 + close: RST) after `reset_delay_us`.
   reset,
+  /// Keep writing filler bytes for ever (an endless body); closed when the client
+  /// disconnects, the phase generation changes or the loop stops.
+  endless,
 };
 
 /// The handler's answer to one request.

@@ -12,10 +12,22 @@ namespace embedrt::mock {
 
 namespace {
 
-constexpr std::array<const char*, 14> fault_names = {
-  "none",          "status",         "ratelimit_headers", "refuse_connections", "hang",
-  "stall_body",    "reset_mid_body", "malformed_json",    "wrong_dimension",    "nan",
-  "shuffle_index", "fewer_vectors",  "wrong_type",        "close_connection",
+constexpr std::array<const char*, 15> fault_names = {
+  "none",
+  "status",
+  "ratelimit_headers",
+  "refuse_connections",
+  "hang",
+  "stall_body",
+  "reset_mid_body",
+  "malformed_json",
+  "wrong_dimension",
+  "nan",
+  "shuffle_index",
+  "fewer_vectors",
+  "wrong_type",
+  "close_connection",
+  "endless_body",
 };
 
 using json = nlohmann::json;

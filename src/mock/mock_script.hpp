@@ -94,6 +94,9 @@
 // - `close_connection`: a valid response, then the connection is closed without a
 //   `Connection: close` header (like a server dropping an idle keep-alive
 //   connection).
+// - `endless_body`: 200 without Content-Length (`Connection: close`), the start of a
+//   valid body, then base64 filler for ever: until the client disconnects, the
+//   phase ends or the server stops.
 //
 // Header keys, valid on every kind that sends a response (all but `hang` and
 // `refuse_connections`): `retry_after` (seconds as a number, or an HTTP-date string),
@@ -127,6 +130,7 @@ enum class fault_kind : uint8_t {
   fewer_vectors,
   wrong_type,
   close_connection,
+  endless_body,
 };
 
 /// The script spelling ("status", "hang", ...); "none" for `fault_kind::none`.

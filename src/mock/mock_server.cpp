@@ -471,6 +471,16 @@ mock_reply mock_server::impl::build_reply(const http_request& req,
     if (kind == fault_kind::malformed_json)
       body = d.fault->body ? *d.fault->body : body.substr(0, body.size() / 2);
   }
+  if (kind == fault_kind::endless_body) {
+    r.data = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+    for (auto& [name, value] : headers)
+      r.data += name + ": " + value + "\r\n";
+    r.data += "Connection: close\r\n\r\n";
+    r.data
+      += R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":")";
+    r.action = after_reply::endless;
+    return r;
+  }
   r.action = req.keep_alive ? after_reply::keep_alive : after_reply::close;
   append_response_head(r.data, status, body.size(), req.keep_alive, headers);
   switch (kind) {

@@ -27,7 +27,6 @@
 #include <iterator>
 #include <utility>
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 namespace embedrt::openai {
@@ -35,40 +34,6 @@ namespace embedrt::openai {
 namespace {
 
 // -- UTF-8 helpers ------------------------------------------------------------------
-
-constexpr std::string_view replacement_character = "\xEF\xBF\xBD"; // U+FFFD
-
-/// Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
-/// surrogates, at most U+10FFFF) that starts at `p[0] >= 0x80`, or 0.
-size_t utf8_sequence_length(const unsigned char* p, size_t available) noexcept {
-  auto c = p[0];
-  auto cont = [&](size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return i < available && p[i] >= lo && p[i] <= hi;
-  };
-  if (c >= 0xC2 && c <= 0xDF)
-    return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    auto lo = c == 0xE0 ? 0xA0 : 0x80;
-    auto hi = c == 0xED ? 0x9F : 0xBF;
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    auto lo = c == 0xF0 ? 0x90 : 0x80;
-    auto hi = c == 0xF4 ? 0x8F : 0xBF;
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
-/// Cuts `text` to at most `max_bytes` without splitting a UTF-8 sequence.
-void truncate_utf8(std::string& text, size_t max_bytes) {
-  if (text.size() <= max_bytes)
-    return;
-  auto cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-    --cut;
-  text.resize(cut);
-}
 
 // -- request encoding -----------------------------------------------------------
 
@@ -113,7 +78,7 @@ void append_json_string(std::string& out, std::string_view text) {
         continue;
       }
       out.append(text.data() + pending, i - pending);
-      out += replacement_character;
+      out += utf8_replacement_character;
       pending = ++i;
       continue;
     }
@@ -137,99 +102,8 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-// -- secret redaction -------------------------------------------------------------
-
-constexpr std::string_view redacted = "[redacted]";
-
 bool is_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool is_key_char(char c) noexcept {
-  return is_alnum(c) || c == '_' || c == '-';
-}
-
-/// RFC 6750 b64token characters, plus '_' which API keys use.
-bool is_token_char(char c) noexcept {
-  return is_key_char(c) || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
-}
-
-bool equals_ignore_case(std::string_view text, size_t pos, std::string_view lower) {
-  if (text.size() - pos < lower.size())
-    return false;
-  for (size_t i = 0; i < lower.size(); ++i) {
-    auto c = text[pos + i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i])
-      return false;
-  }
-  return true;
-}
-
-/// Length of the secret that starts at `text[pos]`, or 0. Secrets are `sk-`
-/// followed by at least 8 of [A-Za-z0-9_-], and `Bearer` (any case) followed by
-/// blanks and a token. Both must start a word, so "task-12345678" stays readable.
-size_t secret_length_at(std::string_view text, size_t pos) noexcept {
-  if (pos > 0 && is_alnum(text[pos - 1]))
-    return 0;
-  auto c = text[pos];
-  if (c == 's' && text.compare(pos, 3, "sk-") == 0) {
-    auto end = pos + 3;
-    while (end < text.size() && is_key_char(text[end]))
-      ++end;
-    return end - pos - 3 >= 8 ? end - pos : 0;
-  }
-  if ((c == 'b' || c == 'B') && equals_ignore_case(text, pos, "bearer")) {
-    auto end = pos + 6;
-    auto blanks = end;
-    while (end < text.size() && (text[end] == ' ' || text[end] == '\t'))
-      ++end;
-    if (end == blanks)
-      return 0;
-    auto token = end;
-    while (end < text.size() && is_token_char(text[end]))
-      ++end;
-    return end > token ? end - pos : 0;
-  }
-  return 0;
-}
-
-/// The message as people should see it: secrets redacted, control characters and
-/// runs of white space collapsed to one space (no log injection), invalid UTF-8
-/// replaced, trimmed, and at most `max_bytes` long.
-std::string clean_message(std::string_view text, size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes) + 16);
-  auto p = reinterpret_cast<const unsigned char*>(text.data());
-  size_t i = 0;
-  // Any output past `max_bytes` is cut below; stop early on long bodies.
-  while (i < text.size() && out.size() <= max_bytes) {
-    if (auto len = secret_length_at(text, i); len > 0) {
-      out += redacted;
-      i += len;
-      continue;
-    }
-    auto c = p[i];
-    if (c < 0x20 || c == 0x7F || c == ' ') {
-      if (!out.empty() && out.back() != ' ')
-        out += ' ';
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-    } else if (auto len = utf8_sequence_length(p + i, text.size() - i); len > 0) {
-      out.append(text.data() + i, len);
-      i += len;
-    } else {
-      out += replacement_character;
-      ++i;
-    }
-  }
-  truncate_utf8(out, max_bytes);
-  while (!out.empty() && out.back() == ' ')
-    out.pop_back();
-  return out;
 }
 
 // -- response decoding ------------------------------------------------------------
@@ -709,59 +583,6 @@ decode_status decode_response(const std::string& body, size_t expected_count,
     out.model.clear();
   }
   return status;
-}
-
-std::string upstream_error_message(std::string_view body) {
-  constexpr size_t max_bytes = 512;
-  auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-  if (json.is_object()) {
-    // OpenAI: {"error":{"message":..}}. Also seen from compatible servers:
-    // {"error":".."} (Ollama, TEI), {"message":..}, {"detail":".."} (FastAPI).
-    auto string_at = [](const nlohmann::json& obj,
-                        const char* key) -> const std::string* {
-      auto i = obj.find(key);
-      if (i == obj.end() || !i->is_string())
-        return nullptr;
-      auto* str = i->get_ptr<const std::string*>();
-      return str->empty() ? nullptr : str;
-    };
-    const std::string* message = nullptr;
-    if (auto error = json.find("error"); error != json.end()) {
-      if (error->is_object())
-        message = string_at(*error, "message");
-      else if (error->is_string() && !error->get_ref<const std::string&>().empty())
-        message = error->get_ptr<const std::string*>();
-    }
-    if (message == nullptr)
-      message = string_at(json, "message");
-    if (message == nullptr)
-      message = string_at(json, "detail");
-    if (message != nullptr)
-      return clean_message(*message, max_bytes);
-  }
-  return clean_message(body, max_bytes);
-}
-
-std::string redact_secrets(std::string_view text) {
-  std::string out;
-  size_t copied = 0;
-  for (size_t i = 0; i < text.size();) {
-    auto len = secret_length_at(text, i);
-    if (len == 0) {
-      ++i;
-      continue;
-    }
-    if (out.empty())
-      out.reserve(text.size());
-    out.append(text.data() + copied, i - copied);
-    out += redacted;
-    i += len;
-    copied = i;
-  }
-  if (copied == 0)
-    return std::string{text};
-  out.append(text.data() + copied, text.size() - copied);
-  return out;
 }
 
 } // namespace embedrt::openai

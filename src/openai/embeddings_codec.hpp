@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "messages/embedding.hpp"
+// upstream_error_message and redact_secrets live there; kept visible to callers here.
+#include "src/openai/error_text.hpp"
 
 namespace embedrt::openai {
 
@@ -61,14 +63,6 @@ struct decode_status {
 decode_status decode_response(const std::string& body, size_t expected_count,
                               uint32_t expected_dimension, encoding_format encoding,
                               decoded_response& out);
-
-/// The upstream's `error.message` from an error body (OpenAI's shape), shortened to at
-/// most 512 bytes, with anything that looks like an API key (`sk-...`, `Bearer ...`)
-/// replaced by "[redacted]". Falls back to the start of the body when it is not JSON.
-std::string upstream_error_message(std::string_view body);
-
-/// Replaces API-key-like substrings with "[redacted]".
-std::string redact_secrets(std::string_view text);
 
 /// Standard base64 (RFC 4648, with padding) of raw bytes.
 std::string base64_encode(const void* data, size_t size);

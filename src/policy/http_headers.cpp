@@ -4,7 +4,10 @@
 // Choices made where the RFCs and OpenAI leave room:
 // - Decimal fractions are accepted in delta-seconds ("1.5") although RFC 9110 only
 //   allows digits; servers send them and waiting 1.5 s is what they mean.
-// - Values that overflow a 64-bit nanosecond count (about 292 years) are unparsable.
+// - Well-formed numbers that overflow a 64-bit nanosecond count (about 292 years)
+//   saturate at duration::max(), as does an HTTP-date that far ahead (after 2262):
+//   "longer than we can count" is a very long wait, not an absent header. Callers clamp
+//   every result with clamp_upstream_duration before use.
 // - HTTP-dates accept IMF-fixdate, the obsolete RFC 850 form (two-digit years < 70
 //   are 20xx) and asctime; the weekday name must be valid but is not cross-checked.
 #include "src/policy/http_headers.hpp"
@@ -37,7 +40,7 @@ std::string_view trim(std::string_view x) {
 
 /// A non-negative decimal number "123" or "1.25" read from the front of `text`,
 /// converted to nanoseconds with `unit_ns` nanoseconds per 1. Advances `text`.
-/// Fractional nanoseconds are truncated.
+/// Fractional nanoseconds are truncated; values past int64 saturate at its max.
 std::optional<int64_t> take_decimal(std::string_view& text, int64_t unit_ns) {
   size_t i = 0;
   uint64_t whole = 0;
@@ -68,18 +71,18 @@ std::optional<int64_t> take_decimal(std::string_view& text, int64_t unit_ns) {
   }
   if (whole_digits == 0 && fraction_digits == 0)
     return std::nullopt;
-  if (overflow || whole > static_cast<uint64_t>(max_ns / unit_ns))
-    return std::nullopt;
+  if (overflow || whole > static_cast<uint64_t>(max_ns / unit_ns)) {
+    text.remove_prefix(i);
+    return max_ns;
+  }
   auto result = static_cast<int64_t>(whole) * unit_ns;
   // fraction / scale < 1, so this part is < unit_ns; long double keeps it exact
   // enough (64-bit mantissa) without an overflowing integer product.
   auto part = static_cast<int64_t>(static_cast<long double>(fraction)
                                    * static_cast<long double>(unit_ns)
                                    / static_cast<long double>(scale));
-  if (result > max_ns - part)
-    return std::nullopt;
   text.remove_prefix(i);
-  return result + part;
+  return result > max_ns - part ? max_ns : result + part;
 }
 
 /// A whole string that is a non-negative decimal in `unit_ns` units.
@@ -227,17 +230,35 @@ bool parse_asctime(std::string_view text, civil_time& t) {
   return true;
 }
 
-std::optional<std::chrono::system_clock::time_point>
-parse_http_date(std::string_view text) {
+/// Seconds since 1970-01-01 of an HTTP-date. Seconds, not a system_clock time point:
+/// a date after 2262 does not fit in 64-bit nanoseconds (years have 4 digits here, so
+/// this stays below 2^39).
+std::optional<int64_t> parse_http_date(std::string_view text) {
   civil_time t;
   if (!(parse_imf_fixdate(text, t) || parse_rfc850(text, t) || parse_asctime(text, t))
       || !valid(t))
     return std::nullopt;
   auto days = days_from_civil(t.year, t.month, t.day);
-  auto secs = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
-  return std::chrono::system_clock::time_point{
-    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::seconds{secs})};
+  return days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+}
+
+/// From `now_wall` until `date_s` (seconds since the epoch), zero when in the past,
+/// saturated at duration::max() when it does not fit.
+duration until(int64_t date_s, std::chrono::system_clock::time_point now_wall) {
+  auto now_ns
+    = std::chrono::duration_cast<duration>(now_wall.time_since_epoch()).count();
+  constexpr int64_t ns_per_s = 1'000'000'000;
+  if (date_s > max_ns / ns_per_s)
+    return duration::max();
+  if (date_s < std::numeric_limits<int64_t>::min() / ns_per_s)
+    return duration::zero();
+  auto date_ns = date_s * ns_per_s;
+  if (date_ns <= now_ns)
+    return duration::zero();
+  // date_ns > now_ns: the difference is positive; it overflows only if now_ns < 0.
+  if (now_ns < 0 && date_ns > max_ns + now_ns)
+    return duration::max();
+  return duration{date_ns - now_ns};
 }
 
 } // namespace
@@ -258,9 +279,7 @@ parse_retry_after(std::string_view retry_after_ms, std::string_view retry_after,
   auto date = parse_http_date(retry_after);
   if (!date)
     return std::nullopt;
-  if (*date <= now_wall)
-    return duration::zero();
-  return std::chrono::duration_cast<duration>(*date - now_wall);
+  return until(*date, now_wall);
 }
 
 std::optional<duration> parse_reset_duration(std::string_view text) {
@@ -305,9 +324,9 @@ std::optional<duration> parse_reset_duration(std::string_view text) {
       return std::nullopt;
     auto digits = number.substr(0, number_len);
     auto value = take_decimal(digits, found->ns);
-    if (!value || total > max_ns - *value)
+    if (!value)
       return std::nullopt;
-    total += *value;
+    total = saturating_add(total, *value);
     text = rest.substr(found->name.size());
   }
   return duration{total};

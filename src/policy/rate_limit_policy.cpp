@@ -5,6 +5,8 @@
 // * Request bucket capacity = rpm / 60 * burst_seconds, at least 1 request. Token
 //   bucket capacity = tpm / 60 * burst_seconds without a floor: a request larger than
 //   the capacity is granted from a full bucket and leaves it in debt.
+// * Every duration from the upstream (pause, reset) passes clamp_upstream_duration
+//   with `max_upstream_hold` and is added with saturation.
 // * A `remaining_*` header without its `reset_*` caps the bucket now but holds no
 //   refill; a `reset_*` without `remaining_*` says nothing and is ignored.
 #include "src/policy/rate_limit_policy.hpp"
@@ -25,8 +27,10 @@ double burst(const rate_limiter_config& cfg) {
 
 } // namespace
 
-rate_limit_policy::rate_limit_policy(const rate_limiter_config& cfg, time_point now)
+rate_limit_policy::rate_limit_policy(const rate_limiter_config& cfg, time_point now,
+                                     duration max_upstream_hold)
   : follow_headers_(cfg.follow_upstream_headers),
+    max_hold_(std::max(max_upstream_hold, duration::zero())),
     requests_(per_second(cfg.requests_per_minute),
               std::max(1.0, per_second(cfg.requests_per_minute) * burst(cfg)), now),
     tokens_(per_second(cfg.tokens_per_minute),
@@ -52,6 +56,12 @@ void rate_limit_policy::reconcile(uint32_t reserved_tokens, int64_t actual_token
   if (actual_tokens < 0)
     return;
   auto reserved = static_cast<int64_t>(reserved_tokens);
+  // reserved < 2^32, so the bound cannot overflow.
+  auto bound = reserved * usage_factor + usage_slack_tokens;
+  if (actual_tokens > bound) {
+    actual_tokens = bound;
+    ++usage_reports_clamped_;
+  }
   if (actual_tokens < reserved)
     tokens_.put_back(static_cast<double>(reserved - actual_tokens), now);
   else if (actual_tokens > reserved)
@@ -61,16 +71,17 @@ void rate_limit_policy::reconcile(uint32_t reserved_tokens, int64_t actual_token
 void rate_limit_policy::pause(duration pause, time_point now) {
   if (pause <= duration::zero())
     return;
-  paused_until_ = std::max(paused_until_, now + pause);
+  pause = clamp_upstream_duration(pause, max_hold_);
+  paused_until_ = std::max(paused_until_, saturating_add(now, pause));
 }
 
 void rate_limit_policy::observe(const rate_limit_headers& headers, time_point now) {
   if (!follow_headers_)
     return;
-  auto apply = [now](token_bucket& bucket, int64_t remaining, duration reset) {
+  auto apply = [this, now](token_bucket& bucket, int64_t remaining, duration reset) {
     if (remaining < 0)
       return;
-    auto reset_at = reset >= duration::zero() ? now + reset : now;
+    auto reset_at = saturating_add(now, clamp_upstream_duration(reset, max_hold_));
     bucket.limit_until(static_cast<double>(remaining), reset_at, now);
   };
   apply(requests_, headers.remaining_requests, headers.reset_requests);

@@ -13,27 +13,48 @@ namespace embedrt::policy {
 
 class rate_limit_policy {
 public:
-  rate_limit_policy(const rate_limiter_config& cfg, time_point now);
+  /// `max_upstream_hold` caps every pause and x-ratelimit reset the upstream asks
+  /// for (`retry.max_retry_after_ms`): one response cannot stop the fleet for longer.
+  rate_limit_policy(const rate_limiter_config& cfg, time_point now,
+                    duration max_upstream_hold = default_max_upstream_hold);
+
+  /// The default of `retry.max_retry_after_ms`.
+  static constexpr duration default_max_upstream_hold = std::chrono::seconds{60};
+
+  /// Reconciled usage is believed up to this many times the reservation (plus
+  /// `usage_slack_tokens`); more is clamped and counted.
+  static constexpr int64_t usage_factor = 4;
+  static constexpr int64_t usage_slack_tokens = 1024;
 
   /// Takes one request and `tokens` tokens if both buckets have them and no pause is
   /// active; returns zero. Otherwise takes nothing and returns how long to wait before
   /// asking again (a lower bound, exact if nothing else happens).
   duration try_acquire(uint32_t tokens, time_point now);
 
-  /// Adjusts the token bucket once the real usage is known.
+  /// Adjusts the token bucket once the real usage is known. A reported usage above
+  /// `usage_factor` times the reservation plus `usage_slack_tokens` is clamped there
+  /// (and counted): a lying `usage.prompt_tokens` cannot put the bucket in debt for
+  /// ever.
   void reconcile(uint32_t reserved_tokens, int64_t actual_tokens, time_point now);
 
-  /// A 429: grant nothing to anybody before `now + pause`.
+  /// A 429: grant nothing to anybody before `now + pause` (pause capped at
+  /// `max_upstream_hold`).
   void pause(duration pause, time_point now);
 
-  /// Caps the buckets to what the upstream says remains until its reset.
+  /// Caps the buckets to what the upstream says remains until its reset (a reset
+  /// further away than `max_upstream_hold` counts as that far).
   void observe(const rate_limit_headers& headers, time_point now);
 
   /// End of the current pause (in the past when none).
   time_point paused_until() const noexcept { return paused_until_; }
 
+  /// Usage reports clamped by `reconcile` so far.
+  uint64_t usage_reports_clamped() const noexcept { return usage_reports_clamped_; }
+
 private:
   bool follow_headers_;
+  duration max_hold_;
+  uint64_t usage_reports_clamped_ = 0;
   token_bucket requests_;
   token_bucket tokens_;
   time_point paused_until_;

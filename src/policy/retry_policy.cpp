@@ -61,6 +61,8 @@ embed_errc exhausted_error(const http_call_result& result) {
     return embed_errc::rate_limited;
   if (result.status == attempt_status::worker_failed)
     return embed_errc::worker_failed;
+  if (result.status == attempt_status::too_large)
+    return embed_errc::bad_response;
   return embed_errc::upstream_unavailable;
 }
 
@@ -107,6 +109,8 @@ call_result classify_for_breaker(attempt_status status, uint16_t http_status) no
       // A broken body or a crashed worker says nothing about the upstream's health.
       return call_result::ignored;
     case attempt_status::expired: return call_result::cancelled;
+    case attempt_status::tls_rejected: return call_result::failure;
+    case attempt_status::too_large: return call_result::ignored;
   }
   return call_result::ignored;
 }
@@ -139,6 +143,8 @@ retry_decision retry_policy::decide(const http_call_result& result,
                                                       + " could start");
     case attempt_status::bad_response:
       return give_up(embed_errc::bad_response, describe(result));
+    case attempt_status::tls_rejected:
+      return give_up(embed_errc::upstream_unavailable, describe(result));
     case attempt_status::http_error:
       if (!is_retryable_status(result.http_status))
         return give_up(result.http_status >= 500 ? embed_errc::upstream_unavailable

@@ -16,7 +16,8 @@ struct limiter_fixture : fixture {
   rate_limiter_actor limiter;
 
   void start(rate_limiter_config rl) {
-    limiter = sys.spawn(rate_limiter, rl, collect_events(sys, events));
+    limiter = sys.spawn(rate_limiter, rl, collect_events(sys, events),
+                        caf::timespan{std::chrono::seconds{60}});
     sched.run();
   }
 

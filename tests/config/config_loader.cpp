@@ -582,6 +582,7 @@ runtime_config everything_changed() {
   result.endpoint.model = "model \"quoted\" back\\slash\ttab\nnewline";
   result.endpoint.encoding_format = "float";
   result.endpoint.ca_bundle = "/etc/ssl/my ca;bundle.pem";
+  result.endpoint.proxy = "http://proxy.example.com:3128";
   return result;
 }
 

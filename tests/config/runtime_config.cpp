@@ -93,6 +93,14 @@ const std::vector<row> rule_rows = {
   {[](auto& c) { c.endpoint.connect_timeout_ms = 600001; },
    "embedrt.endpoint.connect_timeout_ms: must be an integer in [1, 600000], got "
    "600001"},
+  {[](auto& c) { c.endpoint.proxy = "proxy.example.com:3128"; },
+   "embedrt.endpoint.proxy: must be empty or a proxy URL "
+   "(http|https|socks4|socks4a|socks5|socks5h)://host[:port], got "
+   "\"proxy.example.com:3128\""},
+  {[](auto& c) { c.endpoint.proxy = "http://user:secret@proxy.example.com:3128 x"; },
+   "embedrt.endpoint.proxy: must be empty or a proxy URL "
+   "(http|https|socks4|socks4a|socks5|socks5h)://host[:port], got "
+   "\"http://***@proxy.example.com:3128 x\""},
   {[](auto& c) { c.endpoint.attempt_timeout_ms = 0; },
    "embedrt.endpoint.attempt_timeout_ms: must be an integer in [1, 3600000], got 0"},
   {[](auto& c) { c.endpoint.attempt_timeout_ms = 3600001; },
@@ -141,6 +149,12 @@ const std::vector<row> rule_rows = {
    "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 0"},
   {[](auto& c) { c.limits.response_memory_mib = 65537; },
    "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 65537"},
+  {[](auto& c) { c.limits.max_response_bytes = 65535; },
+   "embedrt.limits.max_response_bytes: must be an integer in [65536, 4294967296], got "
+   "65535"},
+  {[](auto& c) { c.limits.max_response_bytes = 4294967297; },
+   "embedrt.limits.max_response_bytes: must be an integer in [65536, 4294967296], got "
+   "4294967297"},
   // [embedrt.http_pool]
   {[](auto& c) { c.http_pool.workers = 0; },
    "embedrt.http_pool.workers: must be an integer in [1, 64], got 0"},
@@ -501,6 +515,10 @@ CAF_TEST(the key comes from the variable named by api_key_env) {
 
 CAF_TEST(the key is never sent over plain http to a host that is not loopback) {
   scoped_env key{"EMBEDRT_TEST_KEY", std::string{fake_key}};
+  // The message names a proxy from the environment when there is one; none here.
+  scoped_env http_proxy{"http_proxy", std::nullopt};
+  scoped_env all_proxy{"all_proxy", std::nullopt};
+  scoped_env all_proxy_upper{"ALL_PROXY", std::nullopt};
   endpoint_config cfg;
   cfg.api_key_env = "EMBEDRT_TEST_KEY";
   cfg.base_url = "http://embeddings.example.com/v1";
@@ -520,6 +538,17 @@ CAF_TEST(the key is never sent over plain http to a host that is not loopback) {
     auto r = resolve(cfg);
     CAF_CHECK_EQUAL(r.errors, "");
     CAF_CHECK_EQUAL(r.key, fake_key);
+  }
+  {
+    // A proxy would see the key in clear text too: the message names its variable.
+    scoped_env proxy{"http_proxy", std::string{"http://proxy.example.com:3128"}};
+    cfg.base_url = "http://embeddings.example.com/v1";
+    CAF_CHECK_EQUAL(resolve(cfg).errors,
+                    "embedrt.endpoint.base_url: must be https:// to send the API key "
+                    "(from $EMBEDRT_TEST_KEY) to a host that is not loopback (and "
+                    "through the proxy from $http_proxy, which would see it in clear "
+                    "text); set embedrt.endpoint.allow_insecure_http = true to allow "
+                    "it, got \"http://embeddings.example.com/v1\"");
   }
   cfg.base_url = "http://embeddings.example.com/v1";
   cfg.allow_insecure_http = true;

@@ -69,12 +69,11 @@ CAF_TEST(a retry after date in the past gives zero) {
 }
 
 CAF_TEST(malformed or negative retry after values give nullopt) {
-  for (auto bad :
-       {"", "   ", "-1", "abc", "1s", "2 seconds", "1e3", "0x10",
-        "99999999999999999999999", "Sun, 06 Nov 1994 08:49:37 UTC",
-        "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
-        "Sun, 31 Nov 1994 08:49:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT",
-        "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT x"}) {
+  for (auto bad : {"", "   ", "-1", "abc", "1s", "2 seconds", "1e3", "0x10",
+                   "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
+                   "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 31 Nov 1994 08:49:37 GMT",
+                   "Xyz, 06 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
+                   "Sun, 06 Nov 1994 08:49:37 GMT x"}) {
     CAF_MESSAGE("Retry-After: '" << bad << "'");
     CAF_CHECK_EQUAL(retry_after("", bad), std::nullopt);
   }
@@ -102,10 +101,21 @@ CAF_TEST(openai reset durations parse with every unit) {
 
 CAF_TEST(malformed reset durations give nullopt) {
   for (auto bad : {"", "s", "1", "12", "1x", "-1s", "1.s", ".s", "1 s", "1s2", "ms",
-                   "1sec", "1e3s", "99999999999h", "3000000h"}) {
+                   "1sec", "1e3s"}) {
     CAF_MESSAGE("reset: '" << bad << "'");
     CAF_CHECK_EQUAL(parse_reset_duration(bad), std::nullopt);
   }
+}
+
+CAF_TEST(values past two to the 63 nanoseconds saturate instead of vanishing) {
+  CAF_CHECK_EQUAL(retry_after("", "99999999999999999999999"), duration::max());
+  CAF_CHECK_EQUAL(retry_after("", "9223372037"), duration::max());
+  CAF_CHECK_EQUAL(retry_after("99999999999999999999999", ""), duration::max());
+  CAF_CHECK_EQUAL(retry_after("9223372036854.7758", ""), duration{9223372036854775800});
+  CAF_CHECK_EQUAL(parse_reset_duration("99999999999h"), duration::max());
+  CAF_CHECK_EQUAL(parse_reset_duration("3000000h"), duration::max());
+  CAF_CHECK_EQUAL(parse_reset_duration("2562047h2562047h"), duration::max());
+  CAF_CHECK_EQUAL(parse_reset_duration("8760h"), duration{8760h});
 }
 
 // -- parse_count ---------------------------------------------------------------------

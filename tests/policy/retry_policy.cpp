@@ -89,6 +89,8 @@ CAF_TEST(the breaker counts 5xx and transport failures and ignores the rest) {
     {attempt_status::bad_response, 200, call_result::ignored},
     {attempt_status::worker_failed, 0, call_result::ignored},
     {attempt_status::expired, 0, call_result::cancelled},
+    {attempt_status::tls_rejected, 0, call_result::failure},
+    {attempt_status::too_large, 200, call_result::ignored},
   };
   for (auto& x : table) {
     CAF_MESSAGE(to_string(x.status) << " " << x.http);
@@ -130,6 +132,10 @@ CAF_TEST(statuses map to retry decisions after the first attempt) {
     {failed(attempt_status::bad_response, "2 vectors for 3 inputs"), false,
      embed_errc::bad_response, "2 vectors for 3 inputs"},
     {failed(attempt_status::expired), false, embed_errc::deadline_exceeded, "deadline"},
+    // A refused certificate is never retried: only endpoint.ca_bundle can fix it.
+    {failed(attempt_status::tls_rejected, "SSL certificate problem"), false,
+     embed_errc::upstream_unavailable, "tls_rejected: SSL certificate problem"},
+    {failed(attempt_status::too_large), true, embed_errc::none, ""},
     {failed(attempt_status::succeeded), false, embed_errc::none, ""},
   };
   for (auto& x : table) {
@@ -232,6 +238,8 @@ CAF_TEST(the last allowed attempt gives up with the error of its failure) {
     {failed(attempt_status::timed_out), embed_errc::upstream_unavailable},
     {failed(attempt_status::connect_failed), embed_errc::upstream_unavailable},
     {failed(attempt_status::worker_failed), embed_errc::worker_failed},
+    // An endless or oversized body: retried, then the caller learns it was the body.
+    {failed(attempt_status::too_large), embed_errc::bad_response},
   };
   for (auto& x : table) {
     auto policy = make_policy();
