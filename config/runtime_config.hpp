@@ -166,8 +166,11 @@ struct retry_config {
   /// Default 60000, range 0..86400000.
   uint32_t max_retry_after_ms = 60000;
   /// Retries may add at most this share on top of first attempts, percent.
-  /// Default 20, range 0..1000.
-  uint32_t budget_percent = 20;
+  /// Default 100: an upstream failing at random at a rate f needs f/(1-f) retries
+  /// per first attempt, at most 100 % below the breaker's 50 % threshold, so the
+  /// budget never fails what the breaker lets through; it still caps a retry storm
+  /// at twice the load instead of max_attempts times. Range 0..1000.
+  uint32_t budget_percent = 100;
   /// Retries always allowed per second regardless of the share. Default 10,
   /// range 0..100000.
   uint32_t budget_min_per_second = 10;
