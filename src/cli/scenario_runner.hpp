@@ -211,8 +211,9 @@ struct load_spec {
   uint32_t shutdown_grace_ms = 0;
   /// The runner gives up waiting after this (scaled); unanswered requests are "hung".
   uint32_t hard_timeout_ms = 30000;
-  /// How late after its deadline an answer may come (scaled).
-  uint32_t answer_slack_ms = 2000;
+  /// How late after its deadline an answer may come (scaled): scheduling slack only,
+  /// the runtime answers by the deadline.
+  uint32_t answer_slack_ms = 50;
   /// How long runtime::stop may take beyond the grace period before the runner
   /// abandons the runtime (scaled).
   uint32_t stop_timeout_ms = 15000;
