@@ -211,11 +211,25 @@ struct supervision_config {
   uint32_t max_worker_restarts = 10;
   /// Window of the worker restart intensity, ms (T). Default 10000, range 1..86400000.
   uint32_t restart_window_ms = 10000;
-  /// More than this many pool restarts within `pool_restart_window_ms` make the
-  /// runtime unavailable. Default 3, range 0..1000000.
+  /// A worker that stayed up this long before failing restarts at the smallest
+  /// backoff again (the backoff grows only for workers that fail soon after a
+  /// start). Default 100, range 1..86400000.
+  uint32_t restart_reset_after_ms = 100;
+  /// More than this many pool restarts within `pool_restart_window_ms` take the pool
+  /// down: the runtime answers `runtime_unavailable` at once and publishes it, and
+  /// restarts the pool after `restart_max_backoff_ms`, doubling per failure in a row
+  /// up to `pool_max_backoff_ms` (a pool that stays up a whole window starts over);
+  /// it publishes `runtime_available` when the pool is back. Default 3,
+  /// range 0..1000000.
   uint32_t max_pool_restarts = 3;
   /// Window of the pool restart intensity, ms. Default 60000, range 1..86400000.
   uint32_t pool_restart_window_ms = 60000;
+  /// Largest wait before a pool taken down is restarted, ms. Default 30000,
+  /// range 1..3600000.
+  uint32_t pool_max_backoff_ms = 30000;
+  /// Give up instead: past `max_pool_restarts` the runtime stays unavailable until
+  /// the host starts a new one. Default false.
+  bool give_up = false;
   /// Honour `crash_worker_for_test`. Default false; tests and scenarios only.
   bool test_hooks = false;
 };

@@ -322,6 +322,18 @@ const std::vector<row> rule_rows = {
   {[](auto& c) { c.supervision.max_worker_restarts = 1000001; },
    "embedrt.supervision.max_worker_restarts: must be an integer in [1, 1000000], got "
    "1000001"},
+  {[](auto& c) { c.supervision.restart_reset_after_ms = 0; },
+   "embedrt.supervision.restart_reset_after_ms: must be an integer in [1, 86400000], "
+   "got 0"},
+  {[](auto& c) { c.supervision.restart_reset_after_ms = 86400001; },
+   "embedrt.supervision.restart_reset_after_ms: must be an integer in [1, 86400000], "
+   "got 86400001"},
+  {[](auto& c) { c.supervision.pool_max_backoff_ms = 0; },
+   "embedrt.supervision.pool_max_backoff_ms: must be an integer in [1, 3600000], got "
+   "0"},
+  {[](auto& c) { c.supervision.pool_max_backoff_ms = 3600001; },
+   "embedrt.supervision.pool_max_backoff_ms: must be an integer in [1, 3600000], got "
+   "3600001"},
   {[](auto& c) { c.supervision.restart_window_ms = 0; },
    "embedrt.supervision.restart_window_ms: must be an integer in [1, 86400000], got 0"},
   {[](auto& c) { c.supervision.restart_window_ms = 86400001; },
