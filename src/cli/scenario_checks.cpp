@@ -234,7 +234,8 @@ verdict check_exactly_once(const scenario& sc, const observation& obs, double sc
   verdict v;
   v.label = "answered_exactly_once";
   auto slack_us = static_cast<int64_t>(static_cast<double>(sc.load.answer_slack_ms)
-                                       * scale * 1000.0);
+                                       * scale * 1000.0)
+                  + obs.scheduling_lag_us;
   uint64_t once = 0;
   uint64_t twice = 0;
   uint64_t late = 0;
@@ -254,6 +255,9 @@ verdict check_exactly_once(const scenario& sc, const observation& obs, double sc
   }
   v.expected = "each of " + std::to_string(obs.requests.size())
                + " requests answered once, by its deadline + " + ms_text(slack_us);
+  if (obs.scheduling_lag_us > 0)
+    v.expected += " (" + ms_text(obs.scheduling_lag_us)
+                  + " of it the scheduling lag measured during the run)";
   v.seen = std::to_string(once) + " once, " + std::to_string(twice) + " twice or more, "
            + std::to_string(late) + " late";
   if (late > 0)

@@ -294,6 +294,9 @@ struct observation {
   bool stop_hung = false;
   /// Requests planned but not issued (after a shutdown).
   uint64_t not_issued = 0;
+  /// The worst lateness of a 5 ms sleep of a runner thread during the load: the
+  /// machine's scheduling lag, added to the answer slack.
+  int64_t scheduling_lag_us = 0;
   /// Things the runner wants to say (e.g. why it gave up).
   std::vector<std::string> notes;
 };
