@@ -100,6 +100,10 @@ storm_result storm_then_calm(runtime_config cfg, const std::string& label) {
   mo.dimension = 8;
   mock::mock_server server{mo};
   server.start();
+  // 10 ms per request keeps 64 callers at a few thousand requests per second: enough
+  // in flight for crashes to hit transfers, without starving tests run in parallel.
+  std::string err;
+  CAF_REQUIRE(server.load_script_json(R"([{"latency_ms":10}])", err));
   cfg.endpoint.base_url = server.base_url();
   cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
   cfg.http_pool.workers = 2;
