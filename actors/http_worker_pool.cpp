@@ -50,9 +50,9 @@ void on_worker_down(self_ptr self, uint32_t index, const caf::error& reason) {
       caf::make_error(caf::sec::runtime_error, "worker restart intensity exceeded"));
     return;
   }
-  // A worker that ran for a whole restart window before failing starts over at the
-  // smallest backoff.
-  if (now - slot.started >= milliseconds{st.args.supervision.restart_window_ms})
+  // A worker that stayed up for a while before failing starts over at the smallest
+  // backoff: the backoff is for workers that fail right after a start.
+  if (now - slot.started >= milliseconds{st.args.supervision.restart_reset_after_ms})
     slot.consecutive_failures = 0;
   auto delay = st.backoff->delay(++slot.consecutive_failures, st.rng);
   self->delayed_send(self, delay, caf::spawn_atom::value, index, slot.epoch);

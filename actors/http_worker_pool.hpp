@@ -45,7 +45,7 @@ struct http_pool_state {
   struct worker_slot {
     http_worker_actor handle;
     uint32_t capacity = 0;
-    /// Failures in a row (reset when a restart holds for a restart window).
+    /// Failures in a row (reset when a restart holds for restart_reset_after_ms).
     uint32_t consecutive_failures = 0;
     /// Distinguishes restart timers of successive incarnations.
     uint64_t epoch = 0;

@@ -13,7 +13,7 @@ namespace embedrt {
 
 namespace {
 
-using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+using self_ptr = supervisor_impl::stateful_pointer<supervisor_state>;
 
 void publish(self_ptr self, runtime_event ev) {
   for (auto& s : self->state.subscribers)
@@ -49,6 +49,18 @@ void spawn_pool(self_ptr self) {
               ? 0
               : st.args.config.retry.seed + ++st.pool_incarnation;
   st.pool = self->spawn<caf::monitored>(http_worker_pool, std::move(pa));
+  st.pool_started = self->clock().now();
+}
+
+/// The pause before restarting a pool taken down: restart_max_backoff_ms doubling
+/// per pause in a row, capped at pool_max_backoff_ms.
+caf::timespan pool_pause(const supervision_config& sup, uint32_t pauses_before) {
+  auto first = std::max<uint64_t>(sup.restart_max_backoff_ms, 1);
+  auto cap = std::max<uint64_t>(sup.pool_max_backoff_ms, 1);
+  auto ms = first;
+  for (uint32_t i = 0; i < pauses_before && ms < cap; ++i)
+    ms *= 2;
+  return std::chrono::milliseconds{std::min(ms, cap)};
 }
 
 template<class Handle>
@@ -72,13 +84,31 @@ void on_down(self_ptr self, caf::down_msg& dm) {
       ++st.counters.pools_restarted;
       publish(self, runtime_event{event_kind::pool_restarted, "supervisor",
                                   to_string(dm.reason), now});
-    } else {
+    } else if (st.args.config.supervision.give_up) {
       st.available = false;
       auto why = "the HTTP pool kept failing (" + to_string(dm.reason)
                  + "); the runtime stopped accepting work";
       self->send(st.dispatcher, availability_changed{false, why});
       publish(self,
               runtime_event{event_kind::runtime_unavailable, "supervisor", why, now});
+    } else {
+      // Take the pool down for a pause instead of crash-looping; a pool that stayed
+      // up for a whole window before failing starts over at the first pause.
+      const auto& sup = st.args.config.supervision;
+      if (now - st.pool_started
+          >= caf::timespan{std::chrono::milliseconds{sup.pool_restart_window_ms}})
+        st.pool_pauses = 0;
+      auto pause = pool_pause(sup, st.pool_pauses++);
+      st.available = false;
+      auto why = "the HTTP pool kept failing (" + to_string(dm.reason)
+                 + "); it restarts in "
+                 + std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(pause).count())
+                 + " ms";
+      self->send(st.dispatcher, availability_changed{false, why});
+      publish(self,
+              runtime_event{event_kind::runtime_unavailable, "supervisor", why, now});
+      self->delayed_send(self, pause, caf::spawn_atom::value, ++st.pause_epoch);
     }
   } else if (is(st.limiter, dm.source)) {
     spawn_limiter(self);
@@ -109,8 +139,8 @@ supervisor_state::~supervisor_state() {
   stop(limiter);
 }
 
-supervisor_actor::behavior_type
-supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+supervisor_impl::behavior_type
+supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
            supervisor_args args) {
   auto& st = self->state;
   st.args = std::move(args);
@@ -161,11 +191,29 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       auto timeout = std::chrono::seconds{5};
       self->request(s.limiter, timeout, caf::get_atom::value).then(add, skip);
       self->request(s.breaker, timeout, caf::get_atom::value).then(add, skip);
-      self->request(s.pool, timeout, caf::get_atom::value).then(add, skip);
+      if (s.pool) // none while the pool is down for a pause
+        self->request(s.pool, timeout, caf::get_atom::value).then(add, skip);
+      else
+        --acc->left;
       self->request(s.dispatcher, timeout, caf::get_atom::value).then(add, skip);
       return rp;
     },
     // -- supervision ------------------------------------------------------------------
+    [=](caf::spawn_atom, uint64_t epoch) {
+      // The pause is over: restart the pool and accept work again.
+      auto& s = self->state;
+      if (epoch != s.pause_epoch || s.pool || !s.dispatcher)
+        return;
+      spawn_pool(self);
+      ++s.counters.pools_restarted;
+      s.available = true;
+      self->send(s.dispatcher, availability_changed{true, ""});
+      auto now = self->clock().now();
+      publish(self, runtime_event{event_kind::pool_restarted, "supervisor",
+                                  "after a pause", now});
+      publish(self, runtime_event{event_kind::runtime_available, "supervisor",
+                                  "the HTTP pool is back", now});
+    },
     [=](crash_worker_for_test& x) {
       if (self->state.pool)
         self->send(self->state.pool, x);

@@ -1,9 +1,13 @@
 // Supervisor: spawns the rate limiter, circuit breaker, HTTP worker pool and
 // dispatcher, monitors them, and is the hub for `runtime_event`s. The pool supervises
 // its own workers; when it fails as a whole (worker restart intensity exceeded) the
-// supervisor restarts it, and past `max_pool_restarts` within `pool_restart_window_ms`
-// it declares the runtime unavailable (callers get `runtime_unavailable` at once)
-// instead of crash-looping. A restarted limiter or breaker starts with fresh state.
+// supervisor restarts it. Past `max_pool_restarts` within `pool_restart_window_ms` it
+// does not crash-loop: the pool stays down for a pause (restart_max_backoff_ms,
+// doubling per failure in a row up to pool_max_backoff_ms; a pool that stayed up a
+// whole window starts over), callers get `runtime_unavailable` at once meanwhile
+// (`runtime_unavailable` event), and the restarted pool makes the runtime available
+// again (`runtime_available` event). With `supervision.give_up` it stays unavailable
+// for good instead. A restarted limiter or breaker starts with fresh state.
 //
 // The dispatcher holds every caller's reply channel, so it is not restarted: if it
 // ever failed, hosts' callbacks would still fire once (with `worker_failed`) and the
@@ -30,6 +34,11 @@ struct supervisor_args {
   http::transport_factory make_transport;
 };
 
+/// The supervisor's full interface: the public one plus its pool restart timer
+/// (the epoch of the pause it ends).
+using supervisor_impl
+  = supervisor_actor::extend<caf::reacts_to<caf::spawn_atom, uint64_t>>;
+
 struct supervisor_state {
   static inline const char* name = "supervisor";
   supervisor_args args;
@@ -41,14 +50,20 @@ struct supervisor_state {
   std::unique_ptr<policy::restart_intensity> pool_intensity;
   bool available = true;
   uint64_t pool_incarnation = 0;
+  /// When the current pool was spawned.
+  caf::actor_clock::time_point pool_started;
+  /// Pauses in a row (the pool failed again soon after each); sizes the next one.
+  uint32_t pool_pauses = 0;
+  /// Identifies the pending pause, so a stale timer does nothing.
+  uint64_t pause_epoch = 0;
   runtime_counters counters;
 
   /// Stops every child with the supervisor.
   ~supervisor_state();
 };
 
-supervisor_actor::behavior_type
-supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+supervisor_impl::behavior_type
+supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
            supervisor_args args);
 
 } // namespace embedrt

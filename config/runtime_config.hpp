@@ -116,31 +116,50 @@ struct rate_limiter_config {
   bool follow_upstream_headers = true;
 };
 
-/// [embedrt.circuit_breaker] — one breaker per endpoint and model.
+/// [embedrt.circuit_breaker] — one breaker per endpoint and model. It opens on
+/// evidence: a failure (or slow-call) rate over the window that is above the threshold
+/// by more than chance, or a run of failures that an upstream failing below the
+/// threshold essentially never produces.
 struct circuit_breaker_config {
-  /// Open after this many consecutive failures; 0: off. Default 5, range 0..1000000.
-  uint32_t consecutive_failures = 5;
-  /// Open when the failure rate over the window reaches this, percent; 0: off.
+  /// Open after this many consecutive failures; 0: off. Default 30 (a dead upstream
+  /// opens it after 30 calls; at 30 % random failures the chance of such a run in
+  /// 10,000 calls is ~1e-12, at 50 % ~5e-6), range 0..1000000.
+  uint32_t consecutive_failures = 30;
+  /// Open when the failure rate over the window reaches this, percent; 0: off. It
+  /// also decides a half-open period: the trials' failure rate at or above it
+  /// re-opens, below it closes (with the rule off, one failed trial re-opens).
   /// Default 50, range 0..100.
   uint32_t failure_rate_percent = 50;
-  /// Sliding window of the failure rate, in calls. Default 20, range 1..100000.
-  uint32_t window_calls = 20;
-  /// Calls the window needs before the rate counts. Default 10, range 1..100000;
+  /// Sliding window of the failure and slow-call rates, in calls. Default 1000,
+  /// range 1..100000.
+  uint32_t window_calls = 1000;
+  /// Calls the window needs before a rate counts. Default 100, range 1..100000;
   /// must be <= window_calls.
-  uint32_t minimum_calls = 10;
-  /// Successful calls slower than this count as failures, ms; 0: off. Default 0,
-  /// range 0..3600000.
+  uint32_t minimum_calls = 100;
+  /// How far above the threshold a rate must be to count, in standard deviations of
+  /// a window of n calls failing at exactly the threshold t: open when failures >=
+  /// n*t + z*sqrt(n*t*(1-t)). 0: plain resilience4j (rate >= threshold). Default 3.0
+  /// (with the other defaults: 45 % failures never open it over 100,000 calls, 80 %
+  /// open it at minimum_calls), range 0.0..10.0.
+  double evidence_sigmas = 3.0;
+  /// Calls slower than this are slow calls, ms; 0: the slow-call rule is off.
+  /// Default 0, range 0..3600000.
   uint32_t slow_call_ms = 0;
+  /// Open when the slow-call rate over the window reaches this (with the same
+  /// evidence rule); a half-open period's slow trials at or above it re-open.
+  /// Default 50, range 1..100.
+  uint32_t slow_call_rate_percent = 50;
   /// First open period, ms. Default 5000, range 1..3600000.
   uint32_t open_duration_ms = 5000;
-  /// A failed half-open trial re-opens with the open period times this. Default 2.0,
-  /// range 1.0..100.0.
+  /// A failed half-open period re-opens with the open period times this; a close
+  /// resets it. Default 2.0, range 1.0..100.0.
   double open_duration_multiplier = 2.0;
   /// Cap of the growing open period, ms. Default 60000, range 1..86400000; must be
   /// >= open_duration_ms.
   uint32_t max_open_duration_ms = 60000;
-  /// Trial calls let through while half-open (K). Default 2, range 1..1000.
-  uint32_t half_open_trials = 2;
+  /// Trial calls let through while half-open (K); their failure rate decides.
+  /// Default 10, range 1..1000.
+  uint32_t half_open_trials = 10;
 };
 
 /// [embedrt.retry] — retries with full-jitter backoff and a budget.
@@ -157,8 +176,11 @@ struct retry_config {
   /// Default 60000, range 0..86400000.
   uint32_t max_retry_after_ms = 60000;
   /// Retries may add at most this share on top of first attempts, percent.
-  /// Default 20, range 0..1000.
-  uint32_t budget_percent = 20;
+  /// Default 100: an upstream failing at random at a rate f needs f/(1-f) retries
+  /// per first attempt, at most 100 % below the breaker's 50 % threshold, so the
+  /// budget never fails what the breaker lets through; it still caps a retry storm
+  /// at twice the load instead of max_attempts times. Range 0..1000.
+  uint32_t budget_percent = 100;
   /// Retries always allowed per second regardless of the share. Default 10,
   /// range 0..100000.
   uint32_t budget_min_per_second = 10;
@@ -199,11 +221,25 @@ struct supervision_config {
   uint32_t max_worker_restarts = 10;
   /// Window of the worker restart intensity, ms (T). Default 10000, range 1..86400000.
   uint32_t restart_window_ms = 10000;
-  /// More than this many pool restarts within `pool_restart_window_ms` make the
-  /// runtime unavailable. Default 3, range 0..1000000.
+  /// A worker that stayed up this long before failing restarts at the smallest
+  /// backoff again (the backoff grows only for workers that fail soon after a
+  /// start). Default 100, range 1..86400000.
+  uint32_t restart_reset_after_ms = 100;
+  /// More than this many pool restarts within `pool_restart_window_ms` take the pool
+  /// down: the runtime answers `runtime_unavailable` at once and publishes it, and
+  /// restarts the pool after `restart_max_backoff_ms`, doubling per failure in a row
+  /// up to `pool_max_backoff_ms` (a pool that stays up a whole window starts over);
+  /// it publishes `runtime_available` when the pool is back. Default 3,
+  /// range 0..1000000.
   uint32_t max_pool_restarts = 3;
   /// Window of the pool restart intensity, ms. Default 60000, range 1..86400000.
   uint32_t pool_restart_window_ms = 60000;
+  /// Largest wait before a pool taken down is restarted, ms. Default 30000,
+  /// range 1..3600000.
+  uint32_t pool_max_backoff_ms = 30000;
+  /// Give up instead: past `max_pool_restarts` the runtime stays unavailable until
+  /// the host starts a new one. Default false.
+  bool give_up = false;
   /// Honour `crash_worker_for_test`. Default false; tests and scenarios only.
   bool test_hooks = false;
 };

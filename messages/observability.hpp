@@ -152,10 +152,13 @@ enum class event_kind : uint8_t {
   worker_restarted,
   /// Workers failed past the restart intensity; the pool was restarted as a whole.
   pool_restarted,
-  /// The pool failed past its restart intensity: the runtime refuses work.
+  /// The pool failed past its restart intensity: the runtime refuses work (for a
+  /// pause before the pool restarts, or for good with `supervision.give_up`).
   runtime_unavailable,
   /// The runtime began to stop.
   shutdown_started,
+  /// The pool is back after a pause: the runtime accepts work again.
+  runtime_available,
 };
 
 const char* to_string(event_kind x);

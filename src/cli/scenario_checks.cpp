@@ -234,7 +234,8 @@ verdict check_exactly_once(const scenario& sc, const observation& obs, double sc
   verdict v;
   v.label = "answered_exactly_once";
   auto slack_us = static_cast<int64_t>(static_cast<double>(sc.load.answer_slack_ms)
-                                       * scale * 1000.0);
+                                       * scale * 1000.0)
+                  + obs.scheduling_lag_us;
   uint64_t once = 0;
   uint64_t twice = 0;
   uint64_t late = 0;
@@ -254,6 +255,9 @@ verdict check_exactly_once(const scenario& sc, const observation& obs, double sc
   }
   v.expected = "each of " + std::to_string(obs.requests.size())
                + " requests answered once, by its deadline + " + ms_text(slack_us);
+  if (obs.scheduling_lag_us > 0)
+    v.expected += " (" + ms_text(obs.scheduling_lag_us)
+                  + " of it the scheduling lag measured during the run)";
   v.seen = std::to_string(once) + " once, " + std::to_string(twice) + " twice or more, "
            + std::to_string(late) + " late";
   if (late > 0)
@@ -638,8 +642,38 @@ std::string format_figures(const scenario& sc, const observation& obs) {
   }
   if (obs.not_issued > 0)
     out << "  not issued (after the shutdown began): " << obs.not_issued << "\n";
-  // The upstream.
+  // The headline: what share of the texts got vectors, how fast, at what cost.
   auto& m = obs.mock;
+  {
+    uint64_t texts = 0;
+    uint64_t embedded = 0;
+    for (auto& r : obs.requests) {
+      texts += r.texts;
+      if (r.answers > 0 && r.code == embed_errc::none)
+        embedded += r.texts;
+    }
+    auto seconds = static_cast<double>(obs.load_end_us - obs.load_start_us) / 1e6;
+    uint64_t most = 0;
+    for (auto& kv : m.text_requests)
+      most = std::max(most, kv.second);
+    std::ostringstream line;
+    line.setf(std::ios::fixed);
+    line.precision(1);
+    line << "  summary: embedded " << embedded << " of " << texts << " texts ("
+         << (texts > 0
+               ? 100.0 * static_cast<double>(embedded) / static_cast<double>(texts)
+               : 0.0)
+         << " %), " << (seconds > 0 ? static_cast<double>(embedded) / seconds : 0.0)
+         << " vectors/s over " << seconds << " s, breaker opened "
+         << obs.counters.breaker_opened << "x, upstream attempts per text ";
+    line.precision(2);
+    line << (m.text_requests.empty() ? 0.0
+                                     : static_cast<double>(m.total.inputs)
+                                         / static_cast<double>(m.text_requests.size()))
+         << " mean, " << most << " max\n";
+    out << line.str();
+  }
+  // The upstream.
   std::vector<std::string> statuses;
   for (auto& [status, n] : m.total.statuses)
     statuses.push_back((status == 0 ? std::string{"none"} : std::to_string(status))

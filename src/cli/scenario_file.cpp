@@ -179,7 +179,7 @@ std::vector<std::string> counter_names() {
 }
 
 bool known_event(const std::string& name) {
-  for (int i = 0; i <= static_cast<int>(event_kind::shutdown_started); ++i)
+  for (int i = 0; i <= static_cast<int>(event_kind::runtime_available); ++i)
     if (name == to_string(static_cast<event_kind>(i)))
       return true;
   return false;

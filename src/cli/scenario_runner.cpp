@@ -245,6 +245,20 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
   mock.set_script(sc.script);
   out.load_start_us = start;
   const int64_t hard_deadline = start + scaled(sc.load.hard_timeout_ms) * 1000;
+  // Scheduling lag probe: how late a thread of this process wakes from a 5 ms sleep,
+  // at worst, during the load. On a loaded machine the runtime's threads are as late
+  // as this one, so answered_exactly_once adds it to the slack (and says so).
+  std::atomic<bool> probe_stop{false};
+  std::atomic<int64_t> probe_lag_us{0};
+  std::thread probe{[&] {
+    while (!probe_stop.load()) {
+      auto before = steady_us();
+      std::this_thread::sleep_for(milliseconds{5});
+      auto lag = steady_us() - before - 5000;
+      if (lag > probe_lag_us.load())
+        probe_lag_us = lag;
+    }
+  }};
   auto timeout_of = [&](const load_group& g) {
     return int64_t{g.deadline_ms != 0 ? g.deadline_ms : cfg.values.request.timeout_ms};
   };
@@ -503,6 +517,9 @@ bool run(const scenario& sc, const run_options& opts, observation& out, bool& ab
     }
   }
   // -- the end ----------------------------------------------------------------------
+  probe_stop = true;
+  probe.join();
+  out.scheduling_lag_us = probe_lag_us.load();
   abort_threads = true;
   auto join_deadline = steady_us() + 5'000'000;
   while (threads_running.load() > 0 && steady_us() < join_deadline)

@@ -187,6 +187,32 @@ CAF_TEST(restart backoff grows while a worker keeps failing) {
   CAF_CHECK_EQUAL(log->joined.size(), 3u);
 }
 
+CAF_TEST(a worker that stayed up a while restarts at the smallest backoff again) {
+  start(1, 2); // restart_reset_after_ms: default 100
+  self->send(pool, crash_worker_for_test{0});
+  sched.run();
+  advance_time(100ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(log->joined.size(), 2u);
+  // Up for 100 ms before failing again: the backoff starts over at 100 ms.
+  advance_time(100ms);
+  sched.run();
+  self->send(pool, crash_worker_for_test{0});
+  sched.run();
+  advance_time(100ms);
+  sched.run();
+  CAF_CHECK_EQUAL(log->joined.size(), 3u);
+  // Failing right after that start: the backoff grows (200 ms).
+  self->send(pool, crash_worker_for_test{0});
+  sched.run();
+  advance_time(100ms);
+  sched.run();
+  CAF_CHECK_EQUAL(log->joined.size(), 3u);
+  advance_time(100ms);
+  sched.run();
+  CAF_CHECK_EQUAL(log->joined.size(), 4u);
+}
+
 CAF_TEST(restarts beyond the intensity fail the pool as a whole) {
   start(1, 2, 2);
   auto down = std::make_shared<bool>(false);

@@ -165,9 +165,10 @@ CAF_TEST(three 503s open the breaker and a trial closes it after the open period
   CAF_CHECK_EQUAL(c.requests_failed_circuit_open, 1u);
 }
 
-CAF_TEST(a pool failing past its intensity is restarted and then given up) {
+CAF_TEST(with give up a pool failing past its intensity is restarted then given up) {
   rc.supervision.max_worker_restarts = 0; // the first crash escalates
   rc.supervision.max_pool_restarts = 1;
+  rc.supervision.give_up = true;
   start();
   self->send(sup, crash_worker_for_test{0});
   sched.run();
@@ -183,6 +184,36 @@ CAF_TEST(a pool failing past its intensity is restarted and then given up) {
   auto b = embed({"refused"});
   CAF_CHECK(b->done);
   CAF_CHECK(code_of(*b) == embed_errc::runtime_unavailable);
+}
+
+CAF_TEST(a pool failing past its intensity is down for a growing pause then back) {
+  rc.supervision.max_worker_restarts = 0; // the first crash escalates
+  rc.supervision.max_pool_restarts = 0;   // the first pool failure takes it down
+  rc.supervision.restart_max_backoff_ms = 100;
+  rc.supervision.pool_max_backoff_ms = 150;
+  start();
+  for (auto pause : {100ms, 150ms, 150ms}) {
+    self->send(sup, crash_worker_for_test{0});
+    sched.run();
+    // Down: answered at once, and said so.
+    auto refused = embed({"refused"});
+    CAF_CHECK(refused->done);
+    CAF_CHECK(code_of(*refused) == embed_errc::runtime_unavailable);
+    // Not back a moment before the pause ends (100 ms, doubling, capped at 150 ms).
+    advance_time(pause - 1ms);
+    sched.run();
+    CAF_CHECK(code_of(*embed({"still refused"})) == embed_errc::runtime_unavailable);
+    advance_time(1ms);
+    sched.run();
+    // Back by itself: the same runtime serves again.
+    auto served = embed({"served again"});
+    CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+    upstream->complete_ok(0);
+    sched.run();
+    CAF_CHECK(served->done && !served->error);
+  }
+  CAF_CHECK_EQUAL(details(event_kind::runtime_unavailable).size(), 3u);
+  CAF_CHECK_EQUAL(details(event_kind::runtime_available).size(), 3u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -204,9 +204,9 @@ const std::vector<row> file_rows = {
    "embedrt.retry.max_attempts: must be an integer in [1, 100], got 0"},
   {"[embedrt.retry]\nmultiplier = 11\n",
    "embedrt.retry.multiplier: must be a number in [1.0, 10.0], got 11.0"},
-  {"[embedrt.circuit_breaker]\nminimum_calls = 30\n",
+  {"[embedrt.circuit_breaker]\nminimum_calls = 1030\n",
    "embedrt.circuit_breaker.minimum_calls: must be <= "
-   "embedrt.circuit_breaker.window_calls (20), got 30"},
+   "embedrt.circuit_breaker.window_calls (1000), got 1030"},
   // syntax errors: file, line and column, never a raw CAF error
   {"# a comment\n",
    "config text:1:1: syntax error: unexpected character (comments start "
@@ -303,7 +303,7 @@ max_attempts = 0
 multiplier = "x"
 
 [embedrt.circuit_breaker]
-minimum_calls = 30
+minimum_calls = 1030
 )";
   CAF_CHECK_EQUAL(
     errors_of(ini,
@@ -318,7 +318,7 @@ minimum_calls = 30
     "embedrt.retry.max_delay_ms: must be an integer in [1, 3600000], got abc\n"
     "embedrt.retry.max_attempts: must be an integer in [1, 100], got 0\n"
     "embedrt.circuit_breaker.minimum_calls: must be <= "
-    "embedrt.circuit_breaker.window_calls (20), got 30");
+    "embedrt.circuit_breaker.window_calls (1000), got 1030");
 }
 
 // -- the command line --------------------------------------------------------------

@@ -210,12 +210,24 @@ const std::vector<row> rule_rows = {
    },
    "embedrt.circuit_breaker.minimum_calls: must be an integer in [1, 100000], got "
    "100001"},
-  {[](auto& c) { c.circuit_breaker.minimum_calls = 21; },
+  {[](auto& c) { c.circuit_breaker.minimum_calls = 1001; },
    "embedrt.circuit_breaker.minimum_calls: must be <= "
-   "embedrt.circuit_breaker.window_calls (20), got 21"},
+   "embedrt.circuit_breaker.window_calls (1000), got 1001"},
+  {[](auto& c) { c.circuit_breaker.evidence_sigmas = -0.5; },
+   "embedrt.circuit_breaker.evidence_sigmas: must be a number in [0.0, 10.0], got "
+   "-0.5"},
+  {[](auto& c) { c.circuit_breaker.evidence_sigmas = 10.5; },
+   "embedrt.circuit_breaker.evidence_sigmas: must be a number in [0.0, 10.0], got "
+   "10.5"},
   {[](auto& c) { c.circuit_breaker.slow_call_ms = 3600001; },
    "embedrt.circuit_breaker.slow_call_ms: must be an integer in [0, 3600000], got "
    "3600001"},
+  {[](auto& c) { c.circuit_breaker.slow_call_rate_percent = 0; },
+   "embedrt.circuit_breaker.slow_call_rate_percent: must be an integer in [1, 100], "
+   "got 0"},
+  {[](auto& c) { c.circuit_breaker.slow_call_rate_percent = 101; },
+   "embedrt.circuit_breaker.slow_call_rate_percent: must be an integer in [1, 100], "
+   "got 101"},
   {[](auto& c) { c.circuit_breaker.open_duration_ms = 0; },
    "embedrt.circuit_breaker.open_duration_ms: must be an integer in [1, 3600000], got "
    "0"},
@@ -324,6 +336,18 @@ const std::vector<row> rule_rows = {
   {[](auto& c) { c.supervision.max_worker_restarts = 1000001; },
    "embedrt.supervision.max_worker_restarts: must be an integer in [1, 1000000], got "
    "1000001"},
+  {[](auto& c) { c.supervision.restart_reset_after_ms = 0; },
+   "embedrt.supervision.restart_reset_after_ms: must be an integer in [1, 86400000], "
+   "got 0"},
+  {[](auto& c) { c.supervision.restart_reset_after_ms = 86400001; },
+   "embedrt.supervision.restart_reset_after_ms: must be an integer in [1, 86400000], "
+   "got 86400001"},
+  {[](auto& c) { c.supervision.pool_max_backoff_ms = 0; },
+   "embedrt.supervision.pool_max_backoff_ms: must be an integer in [1, 3600000], got "
+   "0"},
+  {[](auto& c) { c.supervision.pool_max_backoff_ms = 3600001; },
+   "embedrt.supervision.pool_max_backoff_ms: must be an integer in [1, 3600000], got "
+   "3600001"},
   {[](auto& c) { c.supervision.restart_window_ms = 0; },
    "embedrt.supervision.restart_window_ms: must be an integer in [1, 86400000], got 0"},
   {[](auto& c) { c.supervision.restart_window_ms = 86400001; },
@@ -405,7 +429,7 @@ CAF_TEST(all broken rules are reported at once) {
   runtime_config cfg;
   cfg.retry.max_attempts = 0;
   cfg.endpoint.encoding_format = "xml";
-  cfg.circuit_breaker.minimum_calls = 30;
+  cfg.circuit_breaker.minimum_calls = 1030;
   cfg.batching.max_inputs = 5000;
   CAF_CHECK_EQUAL(
     join(validate(cfg)),
@@ -414,12 +438,12 @@ CAF_TEST(all broken rules are reported at once) {
     "embedrt.retry.max_attempts: must be an integer in [1, 100], got 0\n"
     "embedrt.batching.max_inputs: must be an integer in [1, 2048], got 5000\n"
     "embedrt.circuit_breaker.minimum_calls: must be <= "
-    "embedrt.circuit_breaker.window_calls (20), got 30");
+    "embedrt.circuit_breaker.window_calls (1000), got 1030");
 }
 
 CAF_TEST(a cross field rule is not checked when one side is out of range) {
   runtime_config cfg;
-  cfg.circuit_breaker.window_calls = 0; // minimum_calls = 10 > 0, but say it once
+  cfg.circuit_breaker.window_calls = 0; // minimum_calls = 100 > 0, but say it once
   CAF_CHECK_EQUAL(join(validate(cfg)), "embedrt.circuit_breaker.window_calls: must be "
                                        "an integer in [1, 100000], got 0");
 }

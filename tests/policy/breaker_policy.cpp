@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include <chrono>
+#include <vector>
 
 #include "src/policy/breaker_policy.hpp"
 
@@ -13,11 +14,13 @@ namespace {
 
 const time_point t0 = time_point{} + 1h;
 
-/// Only the consecutive-failure rule, 3 in a row; 5 s open; 2 trials.
+/// Only the consecutive-failure rule, 3 in a row; 5 s open; 2 trials (so one failed
+/// trial re-opens and two successes close).
 circuit_breaker_config consecutive(uint32_t n = 3) {
   circuit_breaker_config cfg;
   cfg.consecutive_failures = n;
   cfg.failure_rate_percent = 0;
+  cfg.evidence_sigmas = 0;
   cfg.open_duration_ms = 5000;
   cfg.open_duration_multiplier = 2.0;
   cfg.max_open_duration_ms = 60000;
@@ -25,7 +28,7 @@ circuit_breaker_config consecutive(uint32_t n = 3) {
   return cfg;
 }
 
-/// Only the failure-rate rule.
+/// Only the failure-rate rule, plain resilience4j (no evidence margin).
 circuit_breaker_config rate(uint32_t percent, uint32_t window, uint32_t minimum) {
   auto cfg = consecutive(0);
   cfg.failure_rate_percent = percent;
@@ -276,17 +279,35 @@ CAF_TEST(cancelled calls count as nothing while closed) {
   CAF_CHECK(call(b, call_result::failure, t0));
 }
 
-CAF_TEST(a slow success counts as a failure) {
-  auto cfg = consecutive(2);
+CAF_TEST(slow calls open the breaker through the slow call rate not as failures) {
+  auto cfg = rate(50, 4, 4);
   cfg.slow_call_ms = 1000;
+  cfg.slow_call_rate_percent = 50;
+  cfg.consecutive_failures = 2;
   breaker_policy b{cfg};
   // Exactly at the threshold is not slow.
   call(b, call_result::success, t0, 1000ms);
   call(b, call_result::success, t0, 1000ms);
   CAF_CHECK(b.state() == breaker_state::closed);
-  call(b, call_result::success, t0, 1001ms);
+  // Slow successes are not failures: two in a row do not trip the consecutive rule.
+  CAF_CHECK(!call(b, call_result::success, t0, 1001ms));
+  CAF_CHECK(b.state() == breaker_state::closed);
+  // Window n n s s: a slow-call rate of 50 % opens it.
   CAF_CHECK(call(b, call_result::success, t0, 1001ms));
   CAF_CHECK(b.state() == breaker_state::open);
+}
+
+CAF_TEST(a slow failure counts both as a failure and as a slow call) {
+  auto cfg = rate(50, 4, 4);
+  cfg.slow_call_ms = 1000;
+  cfg.slow_call_rate_percent = 75;
+  breaker_policy b{cfg};
+  call(b, call_result::success, t0);
+  call(b, call_result::success, t0);
+  call(b, call_result::failure, t0, 2s);
+  CAF_CHECK(b.state() == breaker_state::closed);
+  // Failures 2 of 4 (50 %) open it; slow calls 2 of 4 would not (75 %).
+  CAF_CHECK(call(b, call_result::failure, t0, 2s));
 }
 
 CAF_TEST(a slow trial success reopens the breaker) {
@@ -449,4 +470,117 @@ CAF_TEST(a late trial success from an earlier half open period does not help clo
   // And it did not count as a success: one real success does not close it.
   CAF_CHECK(!b.record(fresh.generation, true, call_result::success, 10ms, now));
   CAF_CHECK(b.state() == breaker_state::half_open);
+}
+
+// -- evidence and half-open rates ---------------------------------------------------
+
+CAF_TEST(the evidence rule asks for a margin of z standard deviations over the rate) {
+  // Plain resilience4j: at the threshold counts.
+  CAF_CHECK(rate_exceeds(5, 10, 50, 0.0));
+  CAF_CHECK(!rate_exceeds(4, 10, 50, 0.0));
+  // z = 3 at 50 %: n = 100 needs 50 + 3 * 5 = 65 failures, n = 1000 needs 548.
+  CAF_CHECK(!rate_exceeds(64, 100, 50, 3.0));
+  CAF_CHECK(rate_exceeds(65, 100, 50, 3.0));
+  CAF_CHECK(!rate_exceeds(547, 1000, 50, 3.0));
+  CAF_CHECK(rate_exceeds(548, 1000, 50, 3.0));
+  // Off, empty, and 100 % (all calls must fail).
+  CAF_CHECK(!rate_exceeds(10, 10, 0, 0.0));
+  CAF_CHECK(!rate_exceeds(0, 0, 50, 3.0));
+  CAF_CHECK(rate_exceeds(10, 10, 100, 3.0));
+  CAF_CHECK(!rate_exceeds(9, 10, 100, 3.0));
+}
+
+CAF_TEST(the default breaker does not open at the threshold without evidence) {
+  breaker_policy b{circuit_breaker_config{}};
+  // 100 calls, 60 failing (never 30 in a row): 60 % is below the bar of 65 at n = 100.
+  for (int i = 0; i < 20; ++i) {
+    call(b, call_result::failure, t0);
+    call(b, call_result::failure, t0);
+    call(b, call_result::failure, t0);
+    call(b, call_result::success, t0);
+    call(b, call_result::success, t0);
+  }
+  CAF_CHECK(b.state() == breaker_state::closed);
+}
+
+namespace {
+
+/// Rate rule at 50 % over 4 calls, K = 4 trials, 1 s open period doubling.
+circuit_breaker_config four_trials() {
+  auto cfg = rate(50, 4, 4);
+  cfg.open_duration_ms = 1000;
+  cfg.half_open_trials = 4;
+  return cfg;
+}
+
+/// Opens `b` (configured by `four_trials`) at `now` and half-opens it with K checks.
+std::vector<breaker_policy::check_result> half_open_with_trials(breaker_policy& b,
+                                                                time_point now) {
+  for (int i = 0; i < 4; ++i)
+    call(b, call_result::failure, now);
+  CAF_REQUIRE(b.state() == breaker_state::open);
+  std::vector<breaker_policy::check_result> trials;
+  for (int i = 0; i < 4; ++i) {
+    trials.push_back(b.check(b.open_until()));
+    CAF_REQUIRE(trials.back().decision == breaker_decision::allowed_trial);
+  }
+  return trials;
+}
+
+} // namespace
+
+CAF_TEST(one failed trial of K does not reopen when the trials fail below the rate) {
+  breaker_policy b{four_trials()};
+  auto trials = half_open_with_trials(b, t0);
+  auto now = b.open_until();
+  CAF_CHECK(!b.record(trials[0].generation, true, call_result::failure, 10ms, now));
+  CAF_CHECK(!b.record(trials[1].generation, true, call_result::success, 10ms, now));
+  CAF_CHECK(!b.record(trials[2].generation, true, call_result::success, 10ms, now));
+  CAF_CHECK(b.state() == breaker_state::half_open);
+  // 1 failure of 4 trials: 25 % < 50 %.
+  auto tr = b.record(trials[3].generation, true, call_result::success, 10ms, now);
+  CAF_REQUIRE(tr);
+  CAF_CHECK(tr->to == breaker_state::closed);
+}
+
+CAF_TEST(trials reopen as soon as their failure rate reaches the threshold) {
+  breaker_policy b{four_trials()};
+  auto trials = half_open_with_trials(b, t0);
+  auto now = b.open_until();
+  CAF_CHECK(!b.record(trials[0].generation, true, call_result::failure, 10ms, now));
+  // 2 of 4 fail: 50 % whatever the other two do.
+  auto tr = b.record(trials[1].generation, true, call_result::failure, 10ms, now);
+  CAF_REQUIRE(tr);
+  CAF_CHECK(tr->to == breaker_state::open);
+  CAF_CHECK_EQUAL(tr->open_for, duration{2s});
+  // The other two trials report late: ignored.
+  CAF_CHECK(!b.record(trials[2].generation, true, call_result::success, 10ms, now));
+  CAF_CHECK(b.state() == breaker_state::open);
+}
+
+CAF_TEST(trials close as soon as the rest cannot reach the threshold) {
+  breaker_policy b{four_trials()};
+  auto trials = half_open_with_trials(b, t0);
+  auto now = b.open_until();
+  CAF_CHECK(!b.record(trials[0].generation, true, call_result::success, 10ms, now));
+  CAF_CHECK(!b.record(trials[1].generation, true, call_result::success, 10ms, now));
+  // 3 successes: even if the last trial fails, 1 of 4 is below 50 %.
+  auto tr = b.record(trials[2].generation, true, call_result::success, 10ms, now);
+  CAF_REQUIRE(tr);
+  CAF_CHECK(tr->to == breaker_state::closed);
+  CAF_CHECK_EQUAL(b.current_open_duration(), duration{1s});
+}
+
+CAF_TEST(slow trials reopen at the slow call rate) {
+  auto cfg = four_trials();
+  cfg.slow_call_ms = 1000;
+  cfg.slow_call_rate_percent = 50;
+  breaker_policy b{cfg};
+  auto trials = half_open_with_trials(b, t0);
+  auto now = b.open_until();
+  CAF_CHECK(!b.record(trials[0].generation, true, call_result::success, 2s, now));
+  CAF_CHECK(b.state() == breaker_state::half_open);
+  auto tr = b.record(trials[1].generation, true, call_result::success, 2s, now);
+  CAF_REQUIRE(tr);
+  CAF_CHECK(tr->to == breaker_state::open);
 }
