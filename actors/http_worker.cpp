@@ -51,6 +51,8 @@ http_call_result to_call_result(http::transfer_result& x,
   }
   r.status = attempt_status::succeeded;
   r.embeddings = std::move(decoded.embeddings);
+  r.item_faults = std::move(decoded.item_faults);
+  r.encoding_mismatches = decoded.encoding_mismatches;
   r.usage = embedding_usage{decoded.prompt_tokens, decoded.total_tokens};
   return r;
 }

@@ -12,10 +12,23 @@ namespace embedrt::mock {
 
 namespace {
 
-constexpr std::array<const char*, 14> fault_names = {
-  "none",          "status",         "ratelimit_headers", "refuse_connections", "hang",
-  "stall_body",    "reset_mid_body", "malformed_json",    "wrong_dimension",    "nan",
-  "shuffle_index", "fewer_vectors",  "wrong_type",        "close_connection",
+constexpr std::array<const char*, 16> fault_names = {
+  "none",
+  "status",
+  "ratelimit_headers",
+  "refuse_connections",
+  "hang",
+  "stall_body",
+  "reset_mid_body",
+  "malformed_json",
+  "wrong_dimension",
+  "nan",
+  "shuffle_index",
+  "fewer_vectors",
+  "wrong_type",
+  "close_connection",
+  "corrupt_vectors",
+  "always_float",
 };
 
 using json = nlohmann::json;
@@ -245,6 +258,9 @@ public:
       case fault_kind::malformed_json: allowed.push_back("body"); break;
       case fault_kind::wrong_dimension: allowed.push_back("dimension"); break;
       case fault_kind::nan: allowed.push_back("token"); break;
+      case fault_kind::corrupt_vectors:
+        allowed.insert(allowed.end(), {"vector_rate", "corruption"});
+        break;
       default: break;
     }
     for (auto& [key, value] : f.items()) {
@@ -298,6 +314,17 @@ public:
       return fail(path + ".dimension", "must be an integer in [1, 65536], got 0");
     if (!get_string(f, "token", path, out.token, false))
       return false;
+    if (!get_fraction(f, "vector_rate", path, true, out.vector_rate))
+      return false;
+    if (auto i = f.find("corruption"); i != f.end()) {
+      if (*i == "truncate" || *i == "nan" || *i == "both") {
+        out.corrupt_truncate = *i != "nan";
+        out.corrupt_nan = *i != "truncate";
+      } else {
+        return fail(path + ".corruption",
+                    "must be \"truncate\", \"nan\" or \"both\", got " + show(*i));
+      }
+    }
     return parse_headers(f, path, out);
   }
 
@@ -307,14 +334,16 @@ public:
       return fail(path, "must be an object, got " + show(p));
     if (!check_keys(p, path,
                     {"name", "duration_ms", "requests", "latency_ms",
-                     "latency_jitter_ms", "faults"}))
+                     "latency_jitter_ms", "latency_per_input_us", "faults"}))
       return false;
     out.name = "phase " + std::to_string(index);
     if (!get_string(p, "name", path, out.name)
         || !get_uint(p, "duration_ms", path, max_ms, out.duration_ms)
         || !get_uint(p, "requests", path, uint64_t{1} << 53, out.requests)
         || !get_u32(p, "latency_ms", path, max_ms, out.latency_ms)
-        || !get_u32(p, "latency_jitter_ms", path, max_ms, out.latency_jitter_ms))
+        || !get_u32(p, "latency_jitter_ms", path, max_ms, out.latency_jitter_ms)
+        || !get_u32(p, "latency_per_input_us", path, 1'000'000,
+                    out.latency_per_input_us))
       return false;
     if (auto i = p.find("faults"); i != p.end()) {
       if (!i->is_array())
