@@ -176,9 +176,9 @@ struct batching_config {
   /// in flight, µs (a lone request never waits). Default 1000, range 0..1000000.
   uint32_t linger_us = 1000;
   /// Inputs per upstream request of the bulk lane (interactive texts use
-  /// `max_inputs`): bounds how long a bulk batch holds a connection. Default 256,
+  /// `max_inputs`): bounds how long a bulk batch holds a connection. Default 512,
   /// range 1..2048; at most `max_inputs` is used.
-  uint32_t bulk_max_inputs = 256;
+  uint32_t bulk_max_inputs = 512;
   /// Share one upstream input between identical (model, dimensions, text) requests in
   /// flight. Default true.
   bool dedup = true;

@@ -71,8 +71,8 @@ uint32_t dimension_learner::observe(const std::vector<uint32_t>& lengths) {
     total += c.votes;
   for (auto& c : candidates_) {
     auto others = total - c.votes - (c.length != prior_length_ ? prior_votes_ : 0);
-    // Unanimous so far: two votes suffice. Contested: three, and three times the rest.
-    bool enough = others == 0 ? c.votes >= 2 : c.votes >= 3 && c.votes >= 3 * others;
+    // Three votes, and three times the votes of every other length together.
+    bool enough = c.votes >= 3 && c.votes >= 3 * others;
     bool independent = c.responses >= 2
                        || (best_local_length == c.length && best_local >= 3);
     if (enough && independent) {

@@ -7,12 +7,13 @@
 //
 // Rule: every vector of a response is a vote for its length. Length L is confirmed
 // when the votes come from at least 2 responses, or from at least 3 vectors of a
-// single response (the majority of a batch), and either every vote so far is for L
-// and there are at least 2, or L has at least 3 votes and at least three times the
-// votes of all other lengths together. So a lone first vector needs one agreeing
-// response; a corrupt first vector needs three correct ones (tested: an upstream
-// truncating 20% of its vectors to one same wrong length never got it confirmed over
-// 20 seeded runs). The documented default of a well-known model
+// single response (the majority of a batch), and L has at least 3 votes and at least
+// three times the votes of all other lengths together. So a lone first vector needs
+// two agreeing responses, and a corrupt first vector three. An upstream truncating a
+// share p of its vectors to one same wrong length (the worst case: corruption that
+// agrees with itself) gets it confirmed from single-vector responses with probability
+// about 4 p^3 (3 of the first 4 votes wrong): measured 2.5% at p = 20% and 0 of 2000
+// runs at 5% (policy.dimension_learner); a first batch of many vectors is safer still. The documented default of a well-known model
 // (text-embedding-3-small and text-embedding-ada-002: 1536, text-embedding-3-large:
 // 3072) counts as two votes from one earlier response for that length (never as votes
 // against another): a first response of that length confirms it at once; a first
