@@ -13,14 +13,14 @@
 // share p of its vectors to one same wrong length (the worst case: corruption that
 // agrees with itself) gets it confirmed from single-vector responses with probability
 // about 4 p^3 (3 of the first 4 votes wrong): measured 2.5% at p = 20% and 0 of 2000
-// runs at 5% (policy.dimension_learner); a first batch of many vectors is safer still. The documented default of a well-known model
-// (text-embedding-3-small and text-embedding-ada-002: 1536, text-embedding-3-large:
-// 3072) counts as two votes from one earlier response for that length (never as votes
-// against another): a first response of that length confirms it at once; a first
-// response of another length needs agreement like any unknown model (a compatible
-// server may serve another model under the same name).
-// Once confirmed, a length never changes: a vector of another length is that item's
-// fault.
+// runs at 5% (policy.dimension_learner); a first batch of many vectors is safer still.
+// The documented default of a well-known model (text-embedding-3-small and
+// text-embedding-ada-002: 1536, text-embedding-3-large: 3072) counts as two votes from
+// one earlier response for that length (never as votes against another): a first
+// response of that length confirms it at once; a first response of another length needs
+// agreement like any unknown model (a compatible server may serve another model under
+// the same name). Once confirmed, a length never changes: a vector of another length is
+// that item's fault.
 //
 // Assumptions: a bounded number of distinct lengths is tracked (hostile upstreams
 // cannot grow the tally); the least-voted one is forgotten when it is full.
