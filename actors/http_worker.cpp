@@ -72,6 +72,8 @@ http_call_result to_call_result(http::transfer_result& x,
   }
   r.status = attempt_status::succeeded;
   r.embeddings = std::move(decoded.embeddings);
+  r.item_faults = std::move(decoded.item_faults);
+  r.encoding_mismatches = decoded.encoding_mismatches;
   // A token is at least one byte of input: more is a lie, bounded here so nothing
   // downstream multiplies a huge count (the limiter bounds it further).
   auto most = std::max<uint64_t>(call.request_bytes, 1);

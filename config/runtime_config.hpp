@@ -79,6 +79,10 @@ struct limits_config {
   /// Share of dispatch slots bulk gets while interactive work is waiting, percent.
   /// Default 10, range 1..100.
   uint32_t bulk_min_share_percent = 10;
+  /// Pipeline slots (each one attempt on one connection) that bulk batches may never
+  /// take, so an interactive text starts at once even while bulk fills the rest.
+  /// Default 1, range 0..4096; bulk always keeps at least one slot.
+  uint32_t interactive_reserved_attempts = 1;
   /// Estimated size of the responses of all upstream requests in flight, MiB. Batching
   /// packs many inputs into one request, and every input comes back as a vector (a
   /// 1536-d one is 8 KB in base64): this bounds that memory. Default 16, range
@@ -203,6 +207,10 @@ struct batching_config {
   /// How long a partial batch may wait for company while other upstream requests are
   /// in flight, µs (a lone request never waits). Default 1000, range 0..1000000.
   uint32_t linger_us = 1000;
+  /// Inputs per upstream request of the bulk lane (interactive texts use
+  /// `max_inputs`): bounds how long a bulk batch holds a connection. Default 512,
+  /// range 1..2048; at most `max_inputs` is used.
+  uint32_t bulk_max_inputs = 512;
   /// Share one upstream input between identical (model, dimensions, text) requests in
   /// flight. Default true.
   bool dedup = true;

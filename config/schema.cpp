@@ -151,6 +151,8 @@ const std::vector<key_descriptor>& keys() {
             "bulk requests admitted and not yet answered"),
     integer(EMBEDRT_KEY(limits, bulk_min_share_percent), 1, 100,
             "share of dispatch slots bulk gets while interactive work waits, %"),
+    integer(EMBEDRT_KEY(limits, interactive_reserved_attempts), 0, 4096,
+            "pipeline slots bulk batches never take (kept for interactive texts)"),
     integer(EMBEDRT_KEY(limits, response_memory_mib), 1, 65536,
             "estimated size of the responses of all upstream requests in flight, MiB"),
     integer(
@@ -220,6 +222,8 @@ const std::vector<key_descriptor>& keys() {
             "estimated tokens per upstream request"),
     integer(EMBEDRT_KEY(batching, linger_us), 0, 1000000,
             "how long a partial batch may wait for company, us"),
+    integer(EMBEDRT_KEY(batching, bulk_max_inputs), 1, 2048,
+            "inputs per upstream request of the bulk lane"),
     flag(EMBEDRT_KEY(batching, dedup),
          "share one upstream input between identical texts in flight"),
     // [embedrt.supervision]

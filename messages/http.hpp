@@ -24,9 +24,9 @@ struct http_call {
   std::string body;
   /// Number of inputs in `body`; the response must have exactly as many vectors.
   uint32_t input_count = 0;
-  /// Every vector must have this many values; 0: any, but all the same.
+  /// Every vector must have this many values (others are item faults); 0: any.
   uint32_t expected_dimension = 0;
-  /// The `encoding_format` the body asked for; the response must match it.
+  /// The `encoding_format` the body asked for (the other form is accepted and counted).
   encoding_format encoding = encoding_format::base64;
   /// Attempt timeout (connect + body), counted from when the transfer starts.
   caf::timespan timeout{0};
@@ -95,8 +95,14 @@ struct http_call_result {
   caf::timespan retry_after{-1};
   /// The `x-ratelimit-*` headers of the response.
   rate_limit_headers limits;
-  /// On success: one vector per input, placed by the response's `index`.
+  /// On success: one vector per input, placed by the response's `index`; empty where
+  /// `item_faults` refuses the item.
   std::vector<std::vector<float>> embeddings;
+  /// On success: per input, why its vector was refused (empty: good); empty when all
+  /// are good. The dispatcher re-sends refused items on their own.
+  std::vector<std::string> item_faults;
+  /// On success: items that came in the other encoding than asked.
+  uint32_t encoding_mismatches = 0;
   /// On success: the upstream's token accounting.
   embedding_usage usage;
   /// Time on the wire (from transfer start to the last byte or the failure).
@@ -107,15 +113,16 @@ inline bool operator==(const http_call_result& x, const http_call_result& y) {
   return x.attempt_id == y.attempt_id && x.status == y.status
          && x.http_status == y.http_status && x.detail == y.detail
          && x.retry_after == y.retry_after && x.limits == y.limits
-         && x.embeddings == y.embeddings && x.usage == y.usage
+         && x.embeddings == y.embeddings && x.item_faults == y.item_faults
+         && x.encoding_mismatches == y.encoding_mismatches && x.usage == y.usage
          && x.wire_time == y.wire_time;
 }
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_call_result& x) {
   return f(caf::meta::type_name("http_call_result"), x.attempt_id, x.status,
-           x.http_status, x.detail, x.retry_after, x.limits, x.embeddings, x.usage,
-           x.wire_time);
+           x.http_status, x.detail, x.retry_after, x.limits, x.embeddings,
+           x.item_faults, x.encoding_mismatches, x.usage, x.wire_time);
 }
 
 /// Results of the attempts a worker finished in one turn of its transport loop, sent

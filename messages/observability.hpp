@@ -37,6 +37,15 @@ struct runtime_counters {
   uint64_t retries_denied_budget = 0;
   uint64_t batches_split_rejected = 0;
   uint64_t waits_circuit_open = 0;
+  /// Vectors refused on their own inside a usable response (wrong length, NaN, bad
+  /// base64): each is re-sent alone or failed `bad_response`.
+  uint64_t vectors_refused = 0;
+  /// Vectors of a length not yet confirmed (no `dimensions`): held, never delivered
+  /// until agreement confirms their length.
+  uint64_t vectors_held_unconfirmed = 0;
+  /// 2xx responses carrying the other encoding than asked (floats for base64 or the
+  /// reverse); decoded and used all the same.
+  uint64_t responses_encoding_mismatch = 0;
   // -- rate limiter -------------------------------------------------------------
   uint64_t permits_granted = 0;
   uint64_t permits_denied_queue_full = 0;
@@ -83,7 +92,8 @@ typename Inspector::result_type inspect(Inspector& f, runtime_counters& x) {
            x.texts_deduplicated, x.credits_granted, x.upstream_requests_formed,
            x.attempts_started, x.attempts_retried,
            x.attempts_redispatched_worker_failed, x.retries_denied_budget,
-           x.batches_split_rejected, x.waits_circuit_open, x.permits_granted,
+           x.batches_split_rejected, x.waits_circuit_open, x.vectors_refused,
+           x.vectors_held_unconfirmed, x.responses_encoding_mismatch, x.permits_granted,
            x.permits_denied_queue_full, x.permits_denied_deadline,
            x.grants_paused_rate_limited, x.usage_reports_clamped, x.breaker_opened,
            x.breaker_half_opened, x.breaker_closed, x.calls_rejected_circuit_open,
@@ -117,6 +127,9 @@ void runtime_counters::for_each(F&& f) const {
   f("retries_denied_budget", retries_denied_budget);
   f("batches_split_rejected", batches_split_rejected);
   f("waits_circuit_open", waits_circuit_open);
+  f("vectors_refused", vectors_refused);
+  f("vectors_held_unconfirmed", vectors_held_unconfirmed);
+  f("responses_encoding_mismatch", responses_encoding_mismatch);
   f("permits_granted", permits_granted);
   f("permits_denied_queue_full", permits_denied_queue_full);
   f("permits_denied_deadline", permits_denied_deadline);
@@ -155,6 +168,9 @@ enum class event_kind : uint8_t {
   /// The pool failed past its restart intensity: the runtime refuses work (for a
   /// pause before the pool restarts, or for good with `supervision.give_up`).
   runtime_unavailable,
+  /// The upstream kept answering float arrays to `encoding_format=base64` (or the
+  /// reverse): from now on it is asked for what it sends; `detail` says which.
+  encoding_switched,
   /// The runtime began to stop.
   shutdown_started,
   /// The pool is back after a pause: the runtime accepts work again.

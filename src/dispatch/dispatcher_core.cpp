@@ -47,6 +47,11 @@ dispatcher_core::dispatcher_core(const runtime_config& cfg, effects& fx, time_po
     requested_wake_(time_point::max()) {
   auto share = std::clamp(cfg.limits.bulk_min_share_percent, 1u, 100u);
   interactive_run_ = (100 - share) / share;
+  // Bulk always keeps one slot, so a reserve as large as the window cannot stall it.
+  auto reserve = std::min(cfg.limits.interactive_reserved_attempts, window_ - 1);
+  bulk_window_ = window_ - reserve;
+  max_inputs_[0] = std::max(1u, cfg.batching.max_inputs);
+  max_inputs_[1] = std::clamp(cfg.batching.bulk_max_inputs, 1u, max_inputs_[0]);
 }
 
 dispatcher_core::~dispatcher_core() = default;
@@ -162,7 +167,14 @@ uint32_t dispatcher_core::key_index(const std::string& model, uint32_t dimension
   if (auto i = key_ids_.find(k); i != key_ids_.end())
     return i->second;
   auto id = static_cast<uint32_t>(keys_.size());
-  keys_.push_back(key_queues{k, {}, 0, time_point{}});
+  key_queues q{k,
+               {},
+               0,
+               time_point{},
+               policy::dimension_learner{dimensions, model},
+               {},
+               time_point::max()};
+  keys_.push_back(std::move(q));
   key_ids_.emplace(std::move(k), id);
   return id;
 }
@@ -429,9 +441,15 @@ void dispatcher_core::erase_batch(uint64_t batch_id) {
   }
 }
 
+bool dispatcher_core::lane_has_room(lane l) const noexcept {
+  if (active_ >= window_)
+    return false;
+  return l == lane::interactive || active_lane_[1] < bulk_window_;
+}
+
 lane dispatcher_core::pick_lane(const key_queues& q) const {
   bool interactive = !q.lanes[0].empty();
-  bool bulk = !q.lanes[1].empty();
+  bool bulk = !q.lanes[1].empty() && lane_has_room(lane::bulk);
   if (interactive && bulk)
     return interactive_streak_ >= interactive_run_ ? lane::bulk : lane::interactive;
   return interactive ? lane::interactive : lane::bulk;
@@ -456,12 +474,15 @@ uint64_t dispatcher_core::pop_slot(key_queues& q, lane l) {
 bool dispatcher_core::form_batch(time_point now) {
   if (keys_.empty())
     return false;
-  // Round robin over (model, dimensions) keys with queued texts.
+  // Round robin over (model, dimensions) keys with queued texts in a lane that may
+  // start a batch now (bulk may not take the interactive reserve).
+  bool bulk_room = lane_has_room(lane::bulk);
   key_queues* q = nullptr;
   uint32_t k = 0;
   for (uint32_t i = 0; i < keys_.size(); ++i) {
     k = (next_key_ + i) % static_cast<uint32_t>(keys_.size());
-    if (keys_[k].live > 0) {
+    auto& c = keys_[k];
+    if (c.live > 0 && (!c.lanes[0].empty() || (bulk_room && !c.lanes[1].empty()))) {
       q = &keys_[k];
       break;
     }
@@ -469,18 +490,22 @@ bool dispatcher_core::form_batch(time_point now) {
   if (q == nullptr)
     return false;
   next_key_ = k + 1;
-  auto max_inputs = std::max(1u, cfg_.batching.max_inputs);
-  // Linger: while other attempts are in flight, a partial batch may wait a little for
-  // company. A lone request never waits (active_ == 0).
-  if (cfg_.batching.enabled && linger_.count() > 0 && active_ > 0
-      && q->live < max_inputs) {
+  // One lane per batch: an interactive text never waits inside a bulk batch.
+  auto l = pick_lane(*q);
+  auto li = static_cast<size_t>(l);
+  auto& dq = q->lanes[li];
+  auto max_inputs = max_inputs_[li];
+  // Linger: while other attempts of this lane are in flight, a partial batch may wait
+  // a little for company. A lone request never waits, nor does an interactive text
+  // because bulk is busy.
+  if (cfg_.batching.enabled && linger_.count() > 0 && active_lane_[li] > 0
+      && dq.size() < max_inputs) {
     auto oldest = time_point::max();
-    for (auto& dq : q->lanes)
-      for (auto sid : dq)
-        if (auto it = slots_.find(sid); it != slots_.end()) {
-          oldest = std::min(oldest, it->second.queued_at);
-          break;
-        }
+    for (auto sid : dq)
+      if (auto it = slots_.find(sid); it != slots_.end()) {
+        oldest = it->second.queued_at;
+        break;
+      }
     if (oldest != time_point::max() && now < oldest + linger_) {
       if (q->linger_at != oldest + linger_) {
         q->linger_at = oldest + linger_;
@@ -497,15 +522,11 @@ bool dispatcher_core::form_batch(time_point now) {
   auto bid = next_batch_++;
   batch_state b;
   b.key = k;
+  b.batch_lane = l;
   uint32_t tokens = 0;
   uint64_t first_request = 0;
   while (b.slots.size() < max_inputs) {
-    auto l = pick_lane(*q);
     auto sid = pop_slot(*q, l);
-    if (sid == 0) {
-      l = l == lane::interactive ? lane::bulk : lane::interactive;
-      sid = pop_slot(*q, l);
-    }
     if (sid == 0)
       break;
     auto& s = slots_.at(sid);
@@ -517,16 +538,12 @@ bool dispatcher_core::form_batch(time_point now) {
       bool other_caller = !cfg_.batching.enabled
                           && s.waiters.front().request != first_request;
       if (over_tokens || over_memory || other_caller) {
-        q->lanes[static_cast<size_t>(l)].push_front(sid);
+        dq.push_front(sid);
         break;
       }
     } else {
       first_request = s.waiters.front().request;
     }
-    if (l == lane::interactive && !q->lanes[1].empty())
-      ++interactive_streak_;
-    else
-      interactive_streak_ = 0;
     s.place = slot_place::batched;
     s.batch = bid;
     --q->live;
@@ -534,7 +551,11 @@ bool dispatcher_core::form_batch(time_point now) {
     b.slots.push_back(sid);
   }
   if (b.slots.empty())
-    return q->live > 0; // only stale entries were left
+    return true; // only stale entries were left (now dropped): look again
+  if (l == lane::interactive && !q->lanes[1].empty())
+    ++interactive_streak_;
+  else
+    interactive_streak_ = 0;
   ++counters_.upstream_requests_formed;
   b.response_bytes = b.slots.size() * per_input;
   response_bytes_in_flight_ += b.response_bytes;
@@ -545,15 +566,26 @@ bool dispatcher_core::form_batch(time_point now) {
 
 void dispatcher_core::pump(time_point now) {
   while (active_ < window_ && available_) {
-    if (!ready_.empty()) {
-      auto bid = ready_.front();
-      ready_.pop_front();
-      auto it = batches_.find(bid);
-      if (it == batches_.end() || it->second.stage != batch_stage::ready)
+    // Ready batches (retries, re-sends, halves) first, skipping bulk ones while bulk
+    // has no room; they keep their order.
+    bool started = false;
+    for (auto i = ready_.begin(); i != ready_.end();) {
+      auto it = batches_.find(*i);
+      if (it == batches_.end() || it->second.stage != batch_stage::ready) {
+        i = ready_.erase(i);
         continue;
-      start_attempt(bid, it->second, now);
-      continue;
+      }
+      if (!lane_has_room(it->second.batch_lane)) {
+        ++i;
+        continue;
+      }
+      ready_.erase(i);
+      start_attempt(it->first, it->second, now);
+      started = true;
+      break;
     }
+    if (started)
+      continue;
     if (!form_batch(now))
       return;
   }
@@ -581,6 +613,7 @@ void dispatcher_core::start_attempt(uint64_t batch_id, batch_state& b, time_poin
       tokens += it->second.tokens;
   b.reserved_tokens = tokens;
   ++active_;
+  ++active_lane_[static_cast<size_t>(b.batch_lane)];
   fx_.request_permit(acquire_permit{b.attempt, tokens, deadline, {}});
 }
 
@@ -597,6 +630,7 @@ void dispatcher_core::on_permit(const permit_decision& x, time_point now) {
     if (!has_live_slots(b)) { // everybody left while it waited
       fx_.report_permit(permit_feedback{b.reserved_tokens, 0, {}, duration{0}});
       --active_;
+      --active_lane_[static_cast<size_t>(b.batch_lane)];
       erase_batch(bid);
     } else {
       b.stage = batch_stage::waiting_breaker;
@@ -605,6 +639,7 @@ void dispatcher_core::on_permit(const permit_decision& x, time_point now) {
     }
   } else {
     --active_;
+    --active_lane_[static_cast<size_t>(b.batch_lane)];
     attempts_.erase(at);
     b.attempt = 0;
     embed_failure failure;
@@ -645,6 +680,7 @@ void dispatcher_core::on_verdict(const breaker_verdict& x, time_point now) {
     return;
   }
   --active_;
+  --active_lane_[static_cast<size_t>(b.batch_lane)];
   attempts_.erase(at);
   b.attempt = 0;
   // The permit was not used: give its tokens back.
@@ -691,10 +727,14 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
   const auto& key = keys_[b.key].key;
   ++b.attempts;
   ++counters_.attempts_started;
-  if (b.attempts > 1)
+  if (b.attempts > 1) {
     ++counters_.attempts_retried;
-  else
-    retry_.on_first_attempt(now);
+  } else {
+    // The budget counts texts: a text refused inside a batch is re-sent on its own,
+    // and those re-sends must not outgrow a budget fed by one batch.
+    for (size_t i = 0; i < inputs.size(); ++i)
+      retry_.on_first_attempt(now);
+  }
   auto left = b.deadline - now;
   auto timeout = std::max(duration{milliseconds{1}}, std::min(attempt_timeout_, left));
   b.stage = batch_stage::in_pool;
@@ -702,8 +742,7 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
   call.attempt_id = b.attempt;
   call.body = openai::encode_request(key.model, inputs, key.dimensions, encoding_);
   call.input_count = static_cast<uint32_t>(inputs.size());
-  call.expected_dimension = key.dimensions != 0 ? key.dimensions
-                                                : keys_[b.key].observed_dimension;
+  call.expected_dimension = keys_[b.key].dimension.confirmed();
   call.encoding = encoding_;
   call.max_response_bytes
     = openai::max_response_bytes(call.input_count, call.expected_dimension, encoding_,
@@ -726,9 +765,8 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
   attempts_.erase(at);
   b.attempt = 0;
   --active_;
+  --active_lane_[static_cast<size_t>(b.batch_lane)];
   bool was_trial = b.trial;
-  if (x.status == attempt_status::succeeded && !x.embeddings.empty())
-    check_observed_dimension(keys_[b.key], x);
   fx_.report_outcome(call_outcome{keys_[b.key].key.model, b.generation, b.trial,
                                   policy::classify_for_breaker(x.status, x.http_status),
                                   x.wire_time});
@@ -736,22 +774,7 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
     fx_.report_permit(permit_feedback{b.reserved_tokens,
                                       static_cast<int64_t>(x.usage.prompt_tokens),
                                       x.limits, duration{0}});
-    uint64_t sent_bytes = 0;
-    for (auto sid : b.sent)
-      if (auto s = slots_.find(sid); s != slots_.end())
-        sent_bytes += s->second.text.size();
-    auto sent = std::move(b.sent);
-    for (size_t i = 0; i < sent.size(); ++i) {
-      uint64_t prompt = 0;
-      uint64_t total = 0;
-      if (auto s = slots_.find(sent[i]); s != slots_.end() && sent_bytes > 0) {
-        auto bytes = s->second.text.size();
-        prompt = (x.usage.prompt_tokens * bytes + sent_bytes / 2) / sent_bytes;
-        total = (x.usage.total_tokens * bytes + sent_bytes / 2) / sent_bytes;
-      }
-      succeed_slot(sent[i], std::move(x.embeddings[i]), prompt, total);
-    }
-    erase_batch(bid);
+    deliver(bid, b, x, now);
   } else {
     if (x.status == attempt_status::succeeded) { // the worker's count check failed
       x.status = attempt_status::bad_response;
@@ -767,31 +790,11 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
 
 uint64_t dispatcher_core::response_bytes_per_input(const key_queues& q) const noexcept {
   // Before the first answer the dimension is unknown: assume the common 1536.
-  uint64_t dims = q.key.dimensions != 0       ? q.key.dimensions
-                  : q.observed_dimension != 0 ? q.observed_dimension
-                                              : 1536;
+  uint64_t dims = q.dimension.confirmed() != 0 ? q.dimension.confirmed() : 1536;
   // The body's text (base64: 16/3 bytes per float; float text: ~13) plus the decoded
   // float32 copy that lives beside it while the body is parsed, plus the JSON around.
   uint64_t text = encoding_ == encoding_format::base64 ? dims * 16 / 3 : dims * 13;
   return text + dims * 4 + 64;
-}
-
-void dispatcher_core::check_observed_dimension(key_queues& q, http_call_result& x) {
-  if (q.key.dimensions != 0)
-    return; // the worker checked against the configured dimensions
-  auto got = static_cast<uint32_t>(x.embeddings.front().size());
-  if (q.observed_dimension == 0) {
-    q.observed_dimension = got;
-    return;
-  }
-  if (got == q.observed_dimension)
-    return;
-  // An attempt sent before the first answer arrived was not checked by the worker.
-  x.status = attempt_status::bad_response;
-  x.detail = "the response has " + std::to_string(got)
-             + "-dimensional vectors, earlier responses for model '" + q.key.model
-             + "' had " + std::to_string(q.observed_dimension);
-  x.embeddings.clear();
 }
 
 void dispatcher_core::handle_failure(uint64_t batch_id, batch_state& b,
@@ -839,6 +842,7 @@ void dispatcher_core::bisect(uint64_t batch_id, batch_state& b) {
   ++counters_.batches_split_rejected;
   auto half = live.size() / 2;
   auto key = b.key;
+  auto b_lane = b.batch_lane;
   auto per_input = response_bytes_per_input(keys_[key]);
   response_bytes_in_flight_ -= b.response_bytes;
   // Forget the old batch without touching its slots: they move to the halves.
@@ -848,6 +852,7 @@ void dispatcher_core::bisect(uint64_t batch_id, batch_state& b) {
     auto bid = next_batch_++;
     batch_state part;
     part.key = key;
+    part.batch_lane = b_lane;
     part.slots.assign(live.begin() + static_cast<ptrdiff_t>(first),
                       live.begin() + static_cast<ptrdiff_t>(last));
     for (auto sid : part.slots)
@@ -892,6 +897,7 @@ void dispatcher_core::on_permit_lost(uint64_t ticket, time_point now) {
   attempts_.erase(at);
   b.attempt = 0;
   --active_;
+  --active_lane_[static_cast<size_t>(b.batch_lane)];
   b.stage = batch_stage::backing_off;
   ++b.wake_epoch;
   schedule(now + component_retry, timer_kind::batch_wake, it->first, b.wake_epoch);
@@ -910,6 +916,7 @@ void dispatcher_core::on_verdict_lost(uint64_t ticket, time_point now) {
   attempts_.erase(at);
   b.attempt = 0;
   --active_;
+  --active_lane_[static_cast<size_t>(b.batch_lane)];
   fx_.report_permit(permit_feedback{b.reserved_tokens, 0, {}, duration{0}});
   b.stage = batch_stage::backing_off;
   ++b.wake_epoch;
@@ -1049,6 +1056,11 @@ void dispatcher_core::on_timer(time_point now) {
         break;
       }
       case timer_kind::linger_end: break; // pump below forms the batch
+      case timer_kind::held_end: {
+        if (e.id < keys_.size() && keys_[e.id].held_until <= now)
+          release_held(static_cast<uint32_t>(e.id), now, true);
+        break;
+      }
       case timer_kind::grace_end: {
         if (!shutting_down_)
           break;

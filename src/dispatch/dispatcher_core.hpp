@@ -10,6 +10,12 @@
 // on); a *batch* is one upstream request (one or more slots) that may take several
 // *attempts*.
 //
+// Per-item outcomes: a usable response delivers every good vector; a refused item
+// (codec fault, or a length other than the key's confirmed dimension) is re-sent on
+// its own as a further attempt of that text (batch_outcome.cpp). Lanes never share a
+// batch, and bulk batches may not take the last `limits.interactive_reserved_attempts`
+// pipeline slots.
+//
 // Assumptions: one upstream endpoint per runtime; results are placed by the response's
 // `index`; usage is shared among a batch's slots by bytes.
 #pragma once
@@ -33,6 +39,7 @@
 #include "messages/rate_limit.hpp"
 #include "src/dispatch/timer_queue.hpp"
 #include "src/policy/clock.hpp"
+#include "src/policy/dimension_learner.hpp"
 #include "src/policy/retry_policy.hpp"
 
 namespace embedrt::dispatch {
@@ -129,7 +136,9 @@ private:
     uint32_t position;
   };
 
-  enum class slot_place : uint8_t { queued, batched };
+  /// `held`: answered with a vector whose length is not confirmed yet (see
+  /// policy::dimension_learner); waits in its key's `held` list, in no batch.
+  enum class slot_place : uint8_t { queued, batched, held };
 
   struct slot {
     std::string text;
@@ -140,6 +149,15 @@ private:
     uint64_t batch = 0;
     time_point queued_at;
     std::vector<waiter> waiters;
+    /// Attempts spent on this text in earlier batches (a text re-sent on its own
+    /// carries them on).
+    uint32_t attempts = 0;
+    /// Re-sends made only to confirm a length (not counted as attempts, bounded).
+    uint32_t confirmations = 0;
+    /// While held: the vector and its share of the response's usage.
+    std::vector<float> held_vector;
+    uint64_t held_prompt = 0;
+    uint64_t held_total = 0;
   };
 
   struct request_state {
@@ -164,6 +182,8 @@ private:
 
   struct batch_state {
     uint32_t key = 0;
+    /// Every slot of a batch comes from this lane (lanes never share a batch).
+    lane batch_lane = lane::interactive;
     std::vector<uint64_t> slots;
     /// Its share of `response_bytes_in_flight_` (estimated, see `limits`).
     uint64_t response_bytes = 0;
@@ -194,10 +214,14 @@ private:
     uint32_t live = 0;
     /// When the pending linger timer of this key fires (avoids re-arming it).
     time_point linger_at;
-    /// Without a configured `dimensions`: the length of the first valid vectors this
-    /// key received. Later responses must match it (a model swapped behind the same
-    /// name must not hand callers vectors of another length).
-    uint32_t observed_dimension = 0;
+    /// The vector length: `dimensions` when configured, else learned by agreement
+    /// (a model swapped behind the same name must not hand callers vectors of another
+    /// length, and a first corrupt vector must not set the length).
+    policy::dimension_learner dimension;
+    /// Slots held until their length is confirmed, and when they are re-sent if no
+    /// other response confirms it first.
+    std::vector<uint64_t> held;
+    time_point held_until = time_point::max();
   };
 
   // -- helpers ----------------------------------------------------------------------
@@ -221,7 +245,15 @@ private:
   void wake_parked(time_point now);
   void handle_failure(uint64_t batch_id, batch_state& b, http_call_result& x,
                       time_point now);
-  void check_observed_dimension(key_queues& q, http_call_result& x);
+  // batch_outcome.cpp: per-item outcomes, dimension learning, encoding tolerance.
+  void deliver(uint64_t batch_id, batch_state& b, http_call_result& x, time_point now);
+  void resend_alone(uint64_t slot_id, uint32_t attempts, const std::string& reason,
+                    bool to_confirm, time_point now);
+  void hold(uint32_t key, uint64_t slot_id, std::vector<float>&& vec, uint64_t prompt,
+            uint64_t total, uint32_t attempts, time_point now);
+  void release_held(uint32_t key, time_point now, bool timed_out);
+  void note_encoding(const http_call_result& x);
+  bool lane_has_room(lane l) const noexcept;
   uint64_t response_bytes_per_input(const key_queues& q) const noexcept;
   void bisect(uint64_t batch_id, batch_state& b);
   void pump(time_point now);
@@ -249,6 +281,13 @@ private:
   uint64_t response_budget_;
   uint64_t response_bytes_in_flight_ = 0;
   uint32_t interactive_run_;
+  /// Pipeline slots bulk batches may hold (window minus the interactive reserve).
+  uint32_t bulk_window_;
+  uint32_t active_lane_[2] = {0, 0};
+  /// Inputs per batch, per lane.
+  uint32_t max_inputs_[2];
+  /// Consecutive responses in the other encoding than asked.
+  uint32_t encoding_mismatch_streak_ = 0;
 
   std::unordered_map<uint64_t, request_state> requests_;
   std::unordered_map<uint64_t, slot> slots_;

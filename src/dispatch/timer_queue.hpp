@@ -17,6 +17,8 @@ enum class timer_kind : uint8_t {
   batch_wake,
   linger_end,
   grace_end,
+  /// Held slots of key `id` are re-sent (no other response confirmed their length).
+  held_end,
 };
 
 struct timer_entry {

@@ -174,6 +174,18 @@ bool parse_embeddings_request(std::string_view body, embeddings_request& out,
   return true;
 }
 
+bool corrupts_vector(const body_tweaks& tweaks, std::string_view text,
+                     bool& truncated) {
+  if (tweaks.corrupt_rate <= 0 || (!tweaks.corrupt_truncate && !tweaks.corrupt_nan))
+    return false;
+  auto x = mix_keys(tweaks.corrupt_seed, fnv1a64(text), 0xc0de);
+  if (unit_double(x) >= tweaks.corrupt_rate)
+    return false;
+  truncated = tweaks.corrupt_truncate
+              && (!tweaks.corrupt_nan || (mix_keys(x, 1) & 1) == 0);
+  return true;
+}
+
 std::string embeddings_body(const embeddings_request& req, uint32_t dimension,
                             std::string_view model, const body_tweaks& tweaks) {
   auto n = req.inputs.size();
@@ -190,7 +202,7 @@ std::string embeddings_body(const embeddings_request& req, uint32_t dimension,
       std::rotate(order.begin(), order.begin() + 1, order.end());
   }
   uint32_t dim = tweaks.dimension_override > 0 ? tweaks.dimension_override : dimension;
-  bool as_base64 = req.base64 != tweaks.wrong_type;
+  bool as_base64 = !tweaks.always_float && req.base64 != tweaks.wrong_type;
   uint64_t tokens = 0;
   for (auto& text : req.inputs)
     tokens += mock_tokens(text);
@@ -208,12 +220,23 @@ std::string embeddings_body(const embeddings_request& req, uint32_t dimension,
     out += R"(,"embedding":)";
     mock_vector(req.inputs[i], dim, v);
     bool poison = tweaks.nan && first && !v.empty();
+    auto token = tweaks.nan_token;
+    bool truncated = false;
+    if (!v.empty() && corrupts_vector(tweaks, req.inputs[i], truncated)) {
+      if (truncated) {
+        v.pop_back();
+      } else if (!poison) {
+        // Valid JSON whose value is unusable: this item is broken, not the body.
+        poison = true;
+        token = "1e999";
+      }
+    }
     if (as_base64) {
-      if (poison)
+      if (poison && !v.empty())
         v[0] = std::numeric_limits<float>::quiet_NaN();
       append_base64(out, v);
     } else {
-      append_float_array(out, v, poison ? tweaks.nan_token : std::string_view{});
+      append_float_array(out, v, poison && !v.empty() ? token : std::string_view{});
     }
     out += '}';
     first = false;

@@ -59,7 +59,21 @@ struct body_tweaks {
   /// Emit `data` in a seeded non-identity order (2+ inputs).
   bool shuffle = false;
   uint64_t shuffle_seed = 0;
+  /// Send float arrays whatever `encoding_format` asked (wins over `wrong_type`).
+  bool always_float = false;
+  /// Corrupt each vector independently with this probability: it is truncated (its
+  /// last value dropped) or gets a NaN first value, as `corrupt_truncate` and
+  /// `corrupt_nan` allow (both: half and half). Drawn from (corrupt_seed, text), so
+  /// a given text in a given request is corrupted reproducibly.
+  double corrupt_rate = 0;
+  bool corrupt_truncate = true;
+  bool corrupt_nan = true;
+  uint64_t corrupt_seed = 0;
 };
+
+/// Whether `embeddings_body` corrupts the vector of `text` (and how: true when it is
+/// truncated, false for NaN), for tests that count what they should see.
+bool corrupts_vector(const body_tweaks& tweaks, std::string_view text, bool& truncated);
 
 /// The OpenAI-shaped 200 body:
 /// {"object":"list","data":[{"object":"embedding","index":i,"embedding":...}],

@@ -12,7 +12,7 @@ namespace embedrt::mock {
 
 namespace {
 
-constexpr std::array<const char*, 15> fault_names = {
+constexpr std::array<const char*, 17> fault_names = {
   "none",
   "status",
   "ratelimit_headers",
@@ -28,6 +28,8 @@ constexpr std::array<const char*, 15> fault_names = {
   "wrong_type",
   "close_connection",
   "endless_body",
+  "corrupt_vectors",
+  "always_float",
 };
 
 using json = nlohmann::json;
@@ -257,6 +259,9 @@ public:
       case fault_kind::malformed_json: allowed.push_back("body"); break;
       case fault_kind::wrong_dimension: allowed.push_back("dimension"); break;
       case fault_kind::nan: allowed.push_back("token"); break;
+      case fault_kind::corrupt_vectors:
+        allowed.insert(allowed.end(), {"vector_rate", "corruption"});
+        break;
       default: break;
     }
     for (auto& [key, value] : f.items()) {
@@ -310,6 +315,17 @@ public:
       return fail(path + ".dimension", "must be an integer in [1, 65536], got 0");
     if (!get_string(f, "token", path, out.token, false))
       return false;
+    if (!get_fraction(f, "vector_rate", path, true, out.vector_rate))
+      return false;
+    if (auto i = f.find("corruption"); i != f.end()) {
+      if (*i == "truncate" || *i == "nan" || *i == "both") {
+        out.corrupt_truncate = *i != "nan";
+        out.corrupt_nan = *i != "truncate";
+      } else {
+        return fail(path + ".corruption",
+                    "must be \"truncate\", \"nan\" or \"both\", got " + show(*i));
+      }
+    }
     return parse_headers(f, path, out);
   }
 
@@ -319,14 +335,16 @@ public:
       return fail(path, "must be an object, got " + show(p));
     if (!check_keys(p, path,
                     {"name", "duration_ms", "requests", "latency_ms",
-                     "latency_jitter_ms", "faults"}))
+                     "latency_jitter_ms", "latency_per_input_us", "faults"}))
       return false;
     out.name = "phase " + std::to_string(index);
     if (!get_string(p, "name", path, out.name)
         || !get_uint(p, "duration_ms", path, max_ms, out.duration_ms)
         || !get_uint(p, "requests", path, uint64_t{1} << 53, out.requests)
         || !get_u32(p, "latency_ms", path, max_ms, out.latency_ms)
-        || !get_u32(p, "latency_jitter_ms", path, max_ms, out.latency_jitter_ms))
+        || !get_u32(p, "latency_jitter_ms", path, max_ms, out.latency_jitter_ms)
+        || !get_u32(p, "latency_per_input_us", path, 1'000'000,
+                    out.latency_per_input_us))
       return false;
     if (auto i = p.find("faults"); i != p.end()) {
       if (!i->is_array())

@@ -41,7 +41,9 @@
 // - `latency_ms`, `latency_jitter_ms` (int >= 0): every response of the phase (errors
 //   and faults included) waits latency_ms + u, with u uniform in
 //   [-latency_jitter_ms, +latency_jitter_ms] (clamped at 0), drawn from
-//   (seed, phase, request number in phase).
+//   (seed, phase, request number in phase). `latency_per_input_us` (int >= 0) adds
+//   that much per input of a valid embeddings request (an upstream whose time grows
+//   with the batch).
 // - `faults`: list, tried in order for each request.
 //
 // ### Faults
@@ -97,6 +99,13 @@
 // - `endless_body`: 200 without Content-Length (`Connection: close`), the start of a
 //   valid body, then base64 filler for ever: until the client disconnects, the
 //   phase ends or the server stops.
+// - `corrupt_vectors`: a 200 whose vectors are each corrupted independently with
+//   probability `vector_rate` (0..1, default 0.05), drawn per (request, text):
+//   `corruption` "truncate" (the last value dropped), "nan" (the first value NaN; in
+//   float format the number 1e999) or "both" (default: half each). The other vectors
+//   are correct. Use rate 1 after other faults to corrupt what they leave.
+// - `always_float`: a valid body with float arrays whatever `encoding_format` asked
+//   (several OpenAI-compatible servers do this).
 //
 // Header keys, valid on every kind that sends a response (all but `hang` and
 // `refuse_connections`): `retry_after` (seconds as a number, or an HTTP-date string),
@@ -131,6 +140,8 @@ enum class fault_kind : uint8_t {
   wrong_type,
   close_connection,
   endless_body,
+  corrupt_vectors,
+  always_float,
 };
 
 /// The script spelling ("status", "hang", ...); "none" for `fault_kind::none`.
@@ -172,6 +183,12 @@ struct mock_fault {
   uint32_t dimension = 0;
   /// `nan`: the JSON token written in float format.
   std::string token = "NaN";
+  /// `corrupt_vectors`: share of the vectors corrupted, each independently, 0..1.
+  double vector_rate = 0.05;
+  /// `corrupt_vectors`: how: truncated (last value dropped) and/or a NaN first value
+  /// (in float format the number 1e999, valid JSON beyond float's range).
+  bool corrupt_truncate = true;
+  bool corrupt_nan = true;
 };
 
 struct mock_phase {
@@ -182,6 +199,8 @@ struct mock_phase {
   uint64_t requests = 0;
   uint32_t latency_ms = 0;
   uint32_t latency_jitter_ms = 0;
+  /// Added to the latency per input of the request, µs.
+  uint32_t latency_per_input_us = 0;
   std::vector<mock_fault> faults;
 };
 

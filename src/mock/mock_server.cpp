@@ -35,6 +35,7 @@ constexpr uint64_t latency_salt = 0x1a7e'0000;
 constexpr uint64_t fault_salt = 0xfa17'0000;
 constexpr uint64_t refuse_salt = 0x2ef0'0000;
 constexpr uint64_t shuffle_salt = 0x5b0f'0000;
+constexpr uint64_t corrupt_salt = 0xc022'0000;
 
 // Upper bound on one controller wait, so a lost wake-up could only delay.
 constexpr int64_t max_controller_wait_ms = 200;
@@ -327,6 +328,9 @@ mock_server::impl::decision mock_server::impl::decide(const embeddings_request* 
       }
       d.delay_us = std::max<int64_t>(0, delay);
     }
+    if (p.latency_per_input_us > 0 && req != nullptr)
+      d.delay_us += int64_t{p.latency_per_input_us}
+                    * static_cast<int64_t>(req->inputs.size());
     auto status = base_status;
     auto fault = fault_kind::none;
     if (phase_closes_listener(p)) {
@@ -464,6 +468,13 @@ mock_reply mock_server::impl::build_reply(const http_request& req,
       break;
     case fault_kind::fewer_vectors: tweaks.drop_last = true; break;
     case fault_kind::wrong_type: tweaks.wrong_type = true; break;
+    case fault_kind::always_float: tweaks.always_float = true; break;
+    case fault_kind::corrupt_vectors:
+      tweaks.corrupt_rate = d.fault->vector_rate;
+      tweaks.corrupt_truncate = d.fault->corrupt_truncate;
+      tweaks.corrupt_nan = d.fault->corrupt_nan;
+      tweaks.corrupt_seed = mix_keys(d.seed, corrupt_salt, d.request_id);
+      break;
     default: break;
   }
   if (status == 200) {

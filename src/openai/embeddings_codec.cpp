@@ -13,9 +13,13 @@
 // - JSON numbers in an embedding that do not fit a float32 (`1e39`) or not even a
 //   double (`1e999`) are `non_finite`: they are well-formed JSON, only their value is
 //   unusable.
-// - When a body has several defects, the first one found is reported. `data` is
-//   counted before its items are read, so a wrong count wins over any defect of an
-//   item; items are then checked in document order.
+// - When a body has several whole-response defects, the first one found is reported.
+//   `data` is counted before its items are read, so a wrong count wins over any
+//   defect of an item. Item defects (wrong type, bad base64, wrong length, NaN) refuse
+//   that item only: batching must not turn one bad vector into a failure of every
+//   caller in the batch.
+// - Both encodings are accepted whatever was asked (several compatible servers ignore
+//   `encoding_format`); both carry exact float32 values. Mismatches are counted.
 // - `usage` and `model` are optional metadata: missing, null or of the wrong type
 //   reads as 0 or empty instead of failing a response whose vectors are fine.
 #include "src/openai/embeddings_codec.hpp"
@@ -273,6 +277,7 @@ private:
       return {response_defect::wrong_count,
               plural(count, "embedding") + " for " + plural(expected_count_, "input")};
     out_.embeddings.resize(count);
+    seen_.assign(count, false);
     size_t position = 0;
     for (auto element : data) {
       od::value item;
@@ -295,6 +300,7 @@ private:
     bool has_embedding = false;
     int64_t index = 0;
     std::vector<float> vec;
+    decode_status item_status;
     for (auto field : item) {
       std::string_view key;
       if (auto err = field.unescaped_key().get(key))
@@ -324,15 +330,21 @@ private:
         if (has_embedding)
           return malformed(where + " has two embedding fields");
         has_embedding = true;
-        if (auto status = read_embedding(field_value, where, vec); !status.ok())
-          return status;
+        item_status = read_embedding(field_value, where, vec);
+        if (is_whole_response(item_status.defect))
+          return item_status;
       }
     }
     if (!has_index)
       return malformed(where + " has no index");
     if (!has_embedding)
       return malformed(where + " has no embedding");
-    return place(where, index, std::move(vec));
+    return place(where, index, std::move(vec), std::move(item_status));
+  }
+
+  static bool is_whole_response(response_defect x) noexcept {
+    return x == response_defect::malformed_json || x == response_defect::wrong_count
+           || x == response_defect::bad_index;
   }
 
   decode_status read_embedding(od::value value, const std::string& where,
@@ -340,15 +352,17 @@ private:
     od::json_type type;
     if (auto err = value.type().get(type))
       return invalid_json(err);
-    auto wanted = encoding_ == encoding_format::base64 ? od::json_type::string
-                                                       : od::json_type::array;
-    if (type != wanted)
+    if (type != od::json_type::string && type != od::json_type::array) {
+      // On-Demand skips the unread value when the item's next field is read.
       return {response_defect::wrong_type,
               where + ".embedding is " + json_type_name(type) + ", expected "
                 + (encoding_ == encoding_format::base64 ? "a base64 string"
                                                         : "an array of numbers")};
-    return encoding_ == encoding_format::base64 ? read_base64(value, where, vec)
-                                                : read_floats(value, where, vec);
+    }
+    bool as_base64 = type == od::json_type::string;
+    if (as_base64 != (encoding_ == encoding_format::base64))
+      ++out_.encoding_mismatches;
+    return as_base64 ? read_base64(value, where, vec) : read_floats(value, where, vec);
   }
 
   decode_status read_base64(od::value value, const std::string& where,
@@ -401,18 +415,35 @@ private:
     return {};
   }
 
-  /// Checks a complete item and moves its vector to `out_.embeddings[index]`.
-  decode_status place(const std::string& where, int64_t index, std::vector<float> vec) {
+  /// Checks a complete item and moves its vector to `out_.embeddings[index]`, or
+  /// records why the item is refused. Only a bad index fails the whole response.
+  decode_status place(const std::string& where, int64_t index, std::vector<float> vec,
+                      decode_status item_status) {
     if (index < 0 || static_cast<uint64_t>(index) >= expected_count_)
       return {response_defect::bad_index, where + " has index " + std::to_string(index)
                                             + ", outside [0, "
                                             + std::to_string(expected_count_) + ")"};
-    auto& slot = out_.embeddings[static_cast<size_t>(index)];
-    // Every placed vector is non-empty (empty ones are refused below), so a non-empty
-    // slot means this index came before.
-    if (!slot.empty())
+    auto i = static_cast<size_t>(index);
+    if (seen_[i])
       return {response_defect::bad_index,
               "index " + std::to_string(index) + " appears twice"};
+    seen_[i] = true;
+    if (item_status.ok())
+      item_status = check_vector(index, vec);
+    if (!item_status.ok()) {
+      if (out_.item_faults.empty())
+        out_.item_faults.resize(expected_count_);
+      out_.item_faults[i] = std::string{to_string(item_status.defect)} + ": "
+                            + std::move(item_status.reason);
+      return {};
+    }
+    if (reserve_hint_ == 0)
+      reserve_hint_ = vec.size();
+    out_.embeddings[i] = std::move(vec);
+    return {};
+  }
+
+  decode_status check_vector(int64_t index, const std::vector<float>& vec) const {
     auto vector_name = [index] { return "vector " + std::to_string(index); };
     if (vec.empty())
       return {response_defect::wrong_dimension, vector_name() + " is empty"};
@@ -420,16 +451,6 @@ private:
       return {response_defect::wrong_dimension,
               vector_name() + " has " + plural(vec.size(), "value") + ", expected "
                 + std::to_string(expected_dimension_)};
-    if (reference_index_ < 0) {
-      reference_index_ = index;
-      reference_dimension_ = vec.size();
-      reserve_hint_ = vec.size();
-    } else if (vec.size() != reference_dimension_) {
-      return {response_defect::wrong_dimension,
-              vector_name() + " has " + plural(vec.size(), "value") + ", vector "
-                + std::to_string(reference_index_) + " has "
-                + std::to_string(reference_dimension_)};
-    }
     for (size_t i = 0; i < vec.size(); ++i)
       if (!std::isfinite(vec[i]))
         return {response_defect::non_finite, vector_name() + " value "
@@ -437,7 +458,6 @@ private:
                                                + (std::isnan(vec[i]) ? "NaN"
                                                   : vec[i] > 0       ? "+infinity"
                                                                      : "-infinity")};
-    slot = std::move(vec);
     return {};
   }
 
@@ -504,8 +524,7 @@ private:
   encoding_format encoding_;
   decoded_response& out_;
   size_t reserve_hint_ = 0;
-  int64_t reference_index_ = -1;
-  size_t reference_dimension_ = 0;
+  std::vector<bool> seen_;
 };
 
 } // namespace
@@ -553,6 +572,8 @@ decode_status decode_response(const std::string& body, size_t expected_count,
                               uint32_t expected_dimension, encoding_format encoding,
                               decoded_response& out) {
   out.embeddings.clear();
+  out.item_faults.clear();
+  out.encoding_mismatches = 0;
   out.prompt_tokens = 0;
   out.total_tokens = 0;
   out.model.clear();
@@ -578,6 +599,7 @@ decode_status decode_response(const std::string& body, size_t expected_count,
   if (!status.ok()) {
     // No half-filled result for a caller that forgets to check.
     out.embeddings.clear();
+    out.item_faults.clear();
     out.prompt_tokens = 0;
     out.total_tokens = 0;
     out.model.clear();

@@ -20,7 +20,9 @@ std::string encode_request(std::string_view model,
                            const std::vector<const std::string*>& inputs,
                            uint32_t dimensions, encoding_format encoding);
 
-/// Why a 2xx response is unusable.
+/// Why a 2xx response, or one item of it, is unusable. The first three are defects of
+/// the whole response (no item can be trusted); the others are defects of one item
+/// (the rest of the response is fine).
 enum class response_defect : uint8_t {
   none = 0,
   /// Not JSON, or not the expected shape (no `data` array, an item without `index`).
@@ -29,21 +31,27 @@ enum class response_defect : uint8_t {
   wrong_count,
   /// An `index` outside [0, count) or seen twice.
   bad_index,
-  /// `embedding` is not what `encoding_format` asked for (array vs base64 string).
+  /// Item: `embedding` is neither a base64 string nor an array of numbers.
   wrong_type,
-  /// The base64 text does not decode to a whole number of float32 values.
+  /// Item: the base64 text does not decode to a whole number of float32 values.
   bad_base64,
-  /// Vectors of different lengths, or not the expected dimension.
+  /// Item: empty, or not the expected dimension.
   wrong_dimension,
-  /// NaN or infinity.
+  /// Item: NaN or infinity.
   non_finite,
 };
 
 const char* to_string(response_defect x);
 
 struct decoded_response {
-  /// One vector per input, placed by `index`.
+  /// One vector per input, placed by `index`; empty where the item was refused.
   std::vector<std::vector<float>> embeddings;
+  /// Per input, why its item was refused ("non_finite: vector 3 value 0 is NaN");
+  /// empty strings for good items. Empty when every item is good.
+  std::vector<std::string> item_faults;
+  /// Items sent in the other encoding than asked (a float array when base64 was
+  /// asked, or the reverse); they are decoded like the expected form.
+  uint32_t encoding_mismatches = 0;
   uint64_t prompt_tokens = 0;
   uint64_t total_tokens = 0;
   std::string model;
@@ -59,7 +67,10 @@ struct decode_status {
 
 /// Parses and checks a 2xx body. `body` must have at least 64 bytes of spare capacity
 /// (simdjson padding; the transport guarantees it); it is parsed in place and left
-/// unchanged. `expected_dimension == 0` accepts any length as long as all agree.
+/// unchanged. A defect of the whole response is returned (and `out` left empty); a
+/// defect of one item only is recorded in `out.item_faults` and the call succeeds.
+/// `expected_dimension == 0` accepts any non-empty length per item (the caller judges
+/// lengths against each other, see policy::dimension_learner).
 decode_status decode_response(const std::string& body, size_t expected_count,
                               uint32_t expected_dimension, encoding_format encoding,
                               decoded_response& out);

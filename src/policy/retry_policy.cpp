@@ -61,7 +61,8 @@ embed_errc exhausted_error(const http_call_result& result) {
     return embed_errc::rate_limited;
   if (result.status == attempt_status::worker_failed)
     return embed_errc::worker_failed;
-  if (result.status == attempt_status::too_large)
+  if (result.status == attempt_status::too_large
+      || result.status == attempt_status::bad_response)
     return embed_errc::bad_response;
   return embed_errc::upstream_unavailable;
 }
@@ -103,10 +104,12 @@ call_result classify_for_breaker(attempt_status status, uint16_t http_status) no
     case attempt_status::connect_failed:
     case attempt_status::timed_out:
     case attempt_status::connection_lost:
-    case attempt_status::transport_error: return call_result::failure;
-    case attempt_status::bad_response:
+    case attempt_status::transport_error:
+    // A 2xx whose body cannot be used as a whole (unparseable, truncated, wrong count
+    // or index) is a failed call like a 5xx. Bad single items never get here.
+    case attempt_status::bad_response: return call_result::failure;
     case attempt_status::worker_failed:
-      // A broken body or a crashed worker says nothing about the upstream's health.
+      // A crashed worker says nothing about the upstream's health.
       return call_result::ignored;
     case attempt_status::expired: return call_result::cancelled;
     case attempt_status::tls_rejected: return call_result::failure;
@@ -141,8 +144,6 @@ retry_decision retry_policy::decide(const http_call_result& result,
       return give_up(embed_errc::deadline_exceeded, "deadline passed before attempt "
                                                       + std::to_string(attempts_made)
                                                       + " could start");
-    case attempt_status::bad_response:
-      return give_up(embed_errc::bad_response, describe(result));
     case attempt_status::tls_rejected:
       return give_up(embed_errc::upstream_unavailable, describe(result));
     case attempt_status::http_error:
@@ -181,7 +182,10 @@ retry_decision retry_policy::decide(const http_call_result& result,
   auto next = attempts_made + 1;
   if (now + decision.delay > deadline - min_attempt_) {
     auto left = deadline > now ? deadline - now : duration::zero();
-    return give_up(embed_errc::deadline_exceeded,
+    // A broken body stays the caller's error: it says more than the deadline.
+    return give_up(result.status == attempt_status::bad_response
+                     ? embed_errc::bad_response
+                     : embed_errc::deadline_exceeded,
                    "no time left for attempt " + std::to_string(next) + " (retry in "
                      + describe(decision.delay) + ", " + describe(left)
                      + " left before the deadline); last: " + describe(result));

@@ -22,6 +22,9 @@ struct pipeline_fixture : fixture {
 
   pipeline_fixture() {
     rc.endpoint.model = "m";
+    // Vectors of this length are confirmed from the start (an unknown length is
+    // learned by agreement: dispatch.batch_outcome).
+    rc.endpoint.dimensions = 4;
     rc.endpoint.encoding_format = "float";
     rc.http_pool.workers = 1;
     rc.http_pool.max_connections = 4;
@@ -97,12 +100,12 @@ CAF_TEST(an embed request travels through every stage and comes back) {
   start();
   auto a = embed({"hello", "world!"});
   CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
-  upstream->complete_ok(0, 3);
+  upstream->complete_ok(0, 4);
   sched.run();
   CAF_REQUIRE(a->done);
   CAF_REQUIRE(!a->error);
-  CAF_CHECK(a->value.embeddings[0] == fake_upstream::vector_for("hello", 3));
-  CAF_CHECK(a->value.embeddings[1] == fake_upstream::vector_for("world!", 3));
+  CAF_CHECK(a->value.embeddings[0] == fake_upstream::vector_for("hello", 4));
+  CAF_CHECK(a->value.embeddings[1] == fake_upstream::vector_for("world!", 4));
   auto c = request<runtime_counters>(sup, caf::get_atom::value);
   CAF_CHECK_EQUAL(c.requests_succeeded, 1u);
   CAF_CHECK_EQUAL(c.permits_granted, 1u);

@@ -145,6 +145,9 @@ const std::vector<row> rule_rows = {
    "embedrt.limits.bulk_min_share_percent: must be an integer in [1, 100], got 0"},
   {[](auto& c) { c.limits.bulk_min_share_percent = 101; },
    "embedrt.limits.bulk_min_share_percent: must be an integer in [1, 100], got 101"},
+  {[](auto& c) { c.limits.interactive_reserved_attempts = 4097; },
+   "embedrt.limits.interactive_reserved_attempts: must be an integer in [0, 4096], got "
+   "4097"},
   {[](auto& c) { c.limits.response_memory_mib = 0; },
    "embedrt.limits.response_memory_mib: must be an integer in [1, 65536], got 0"},
   {[](auto& c) { c.limits.response_memory_mib = 65537; },
@@ -313,6 +316,10 @@ const std::vector<row> rule_rows = {
    "embedrt.batching.max_tokens: must be an integer in [1, 300000], got 300001"},
   {[](auto& c) { c.batching.linger_us = 1000001; },
    "embedrt.batching.linger_us: must be an integer in [0, 1000000], got 1000001"},
+  {[](auto& c) { c.batching.bulk_max_inputs = 0; },
+   "embedrt.batching.bulk_max_inputs: must be an integer in [1, 2048], got 0"},
+  {[](auto& c) { c.batching.bulk_max_inputs = 2049; },
+   "embedrt.batching.bulk_max_inputs: must be an integer in [1, 2048], got 2049"},
   // [embedrt.supervision]
   {[](auto& c) {
      c.supervision.restart_min_backoff_ms = 600001;

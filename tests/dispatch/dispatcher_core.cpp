@@ -97,6 +97,9 @@ http_call_result status_result(const http_call& call, uint16_t status,
 runtime_config test_config() {
   runtime_config cfg;
   cfg.endpoint.model = "m";
+  // Sent as "dimensions": vectors of this length are confirmed from the start (the
+  // learning of an unknown length has its own tests).
+  cfg.endpoint.dimensions = 2;
   cfg.http_pool.max_connections = 4;
   cfg.batching.linger_us = 1000;
   cfg.retry.seed = 7;
@@ -540,36 +543,7 @@ CAF_TEST(answered requests leave no timers behind) {
   CAF_CHECK(core->pending_timers() < 1000u);
 }
 
-CAF_TEST(without configured dimensions the first answer fixes the model dimension) {
-  core->admit(1, texts({"a"}), now);
-  grant_all();
-  CAF_REQUIRE_EQUAL(fx.calls.size(), 1u);
-  CAF_CHECK_EQUAL(fx.calls[0].expected_dimension, 0u); // nothing known yet
-  core->admit(2, texts({"b"}), now);
-  advance(2ms); // past the linger
-  grant_all();
-  CAF_REQUIRE_EQUAL(fx.calls.size(), 2u);
-  auto first = fx.calls[0];
-  auto second = fx.calls[1];
-  fx.calls.clear();
-  core->on_call_result(ok_result(first), now); // two dimensions
-  CAF_REQUIRE(fx.answered_once(1));
-  // The second was sent before anything was known; it answers with another length.
-  auto swapped = ok_result(second);
-  swapped.embeddings[0].push_back(3.0f);
-  core->on_call_result(swapped, now);
-  CAF_REQUIRE(fx.answered_once(2));
-  CAF_REQUIRE_EQUAL(fx.failures.count(2), 1u);
-  CAF_CHECK(fx.failures[2].code == embed_errc::bad_response);
-  CAF_CHECK_NOT_EQUAL(fx.failures[2].message.find("'m' had 2"), std::string::npos);
-  // A bad body says nothing about the upstream's health.
-  CAF_CHECK(fx.outcomes.back().result == call_result::ignored);
-  // Later calls let the worker check the length itself.
-  core->admit(3, texts({"c"}), now);
-  grant_all();
-  CAF_REQUIRE_EQUAL(fx.calls.size(), 1u);
-  CAF_CHECK_EQUAL(fx.calls[0].expected_dimension, 2u);
-}
+// Dimension learning without configured dimensions: dispatch.batch_outcome.
 
 CAF_TEST(configured dimensions are what every call expects) {
   cfg.endpoint.dimensions = 2;
@@ -582,6 +556,7 @@ CAF_TEST(configured dimensions are what every call expects) {
 
 CAF_TEST(batches never hold more estimated response bytes than the budget) {
   cfg.limits.response_memory_mib = 1;
+  cfg.endpoint.dimensions = 0; // unknown until the first answer (a batch of 72 agrees)
   rebuild();
   std::vector<std::string> many;
   for (int i = 0; i < 200; ++i)

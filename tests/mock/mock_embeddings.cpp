@@ -188,6 +188,59 @@ CAF_TEST(tweaks produce the promised defects) {
   CAF_CHECK(std::isnan(v[0]));
 }
 
+CAF_TEST(corrupt vectors hit each vector independently at the rate and spare the rest) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 2000; ++i)
+    texts.push_back("text " + std::to_string(i));
+  for (bool base64 : {false, true}) {
+    auto req = make_request(texts, base64);
+    body_tweaks t;
+    t.corrupt_rate = 0.1;
+    t.corrupt_seed = 99;
+    auto body = embeddings_body(req, 8, "m", t);
+    body.reserve(body.size() + 64);
+    // The runtime's codec refuses exactly the corrupted items and keeps the others.
+    embedrt::openai::decoded_response out;
+    auto st = embedrt::openai::decode_response(
+      body, texts.size(), 8,
+      base64 ? embedrt::encoding_format::base64 : embedrt::encoding_format::float_array,
+      out);
+    CAF_REQUIRE(st.ok());
+    size_t truncated = 0;
+    size_t nan = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      bool cut = false;
+      bool hit = corrupts_vector(t, texts[i], cut);
+      bool refused = !out.item_faults.empty() && !out.item_faults[i].empty();
+      CAF_CHECK_EQUAL(hit, refused);
+      if (!hit)
+        CAF_CHECK(out.embeddings[i] == mock_vector(texts[i], 8));
+      else
+        ++(cut ? truncated : nan);
+    }
+    // 10% of 2000 = 200, half truncated and half NaN (binomial, seeded).
+    CAF_MESSAGE("truncated " << truncated << " nan " << nan);
+    CAF_CHECK(truncated + nan > 150 && truncated + nan < 250);
+    CAF_CHECK(truncated > 60 && nan > 60);
+  }
+  // Only one kind when asked; rate 0 corrupts nothing.
+  body_tweaks t;
+  t.corrupt_rate = 1;
+  t.corrupt_nan = false;
+  bool cut = false;
+  CAF_CHECK(corrupts_vector(t, "x", cut) && cut);
+  t.corrupt_rate = 0;
+  CAF_CHECK(!corrupts_vector(t, "x", cut));
+}
+
+CAF_TEST(always float answers floats to a base64 request) {
+  auto req = make_request({"a", "b"}, true);
+  body_tweaks t;
+  t.always_float = true;
+  auto doc = json::parse(embeddings_body(req, 8, "m", t));
+  CAF_CHECK(floats_of(doc["data"][1]["embedding"]) == mock_vector("b", 8));
+}
+
 CAF_TEST(error bodies have the OpenAI shape and escape their text) {
   auto doc = json::parse(error_body("bad \"thing\"\n", "invalid_request_error"));
   CAF_CHECK_EQUAL(doc["error"]["message"], "bad \"thing\"\n");

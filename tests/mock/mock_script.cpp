@@ -116,6 +116,14 @@ CAF_TEST(invalid scripts name the offending key) {
      "duration_ms"},
     {R"([{"faults":[{"kind":"wrong_dimension","dimension":0}]}])",
      "phases[0].faults[0].dimension: must be an integer in [1, 65536], got 0"},
+    {R"([{"faults":[{"kind":"corrupt_vectors","vector_rate":2}]}])",
+     "phases[0].faults[0].vector_rate: must be a number in [0, 1], got 2"},
+    {R"([{"faults":[{"kind":"corrupt_vectors","corruption":"zeros"}]}])",
+     "phases[0].faults[0].corruption: must be \"truncate\", \"nan\" or \"both\""},
+    {R"([{"faults":[{"kind":"nan","vector_rate":0.1}]}])",
+     "phases[0].faults[0]: key \"vector_rate\" is not valid for kind \"nan\""},
+    {R"([{"latency_per_input_us":-1}])",
+     "phases[0].latency_per_input_us: must be an integer in [0, 1000000], got -1"},
   };
   for (auto& r : rows) {
     auto got = error_of(r.text);

@@ -507,7 +507,7 @@ CAF_TEST(the output is reset on every call) {
   CAF_CHECK_EQUAL(out.model, "");
   // A failure leaves nothing half-filled behind, even when the first item was fine.
   auto bad = padded(R"({"model":"m","usage":{"prompt_tokens":3},"data":[)"
-                    R"({"index":0,"embedding":[1,2]},{"index":1,"embedding":[1]}]})");
+                    R"({"index":0,"embedding":[1,2]},{"index":0,"embedding":[1]}]})");
   CAF_CHECK(!decode_response(bad, 2, 2, flt, out).ok());
   CAF_CHECK(out.embeddings.empty());
   CAF_CHECK_EQUAL(out.prompt_tokens, 0u);
@@ -541,11 +541,37 @@ std::string b64_of(std::vector<float> xs) {
   return quoted(to_base64(xs));
 }
 
+bool is_item_defect(response_defect x) {
+  return x == response_defect::wrong_type || x == response_defect::bad_base64
+         || x == response_defect::wrong_dimension || x == response_defect::non_finite;
+}
+
 void check_rows(const std::vector<defect_row>& rows) {
   for (auto& r : rows) {
     auto body = padded(r.body);
     decoded_response out;
     auto status = decode_response(body, r.count, r.dimension, r.encoding, out);
+    if (is_item_defect(r.defect)) {
+      // A defect of one item refuses that item only: the response is usable, the
+      // item's vector is empty and its fault names the defect.
+      CAF_CHECK(status.ok());
+      std::string fault;
+      size_t faulty = 0;
+      for (size_t i = 0; i < out.item_faults.size(); ++i)
+        if (!out.item_faults[i].empty()) {
+          if (faulty++ == 0)
+            fault = out.item_faults[i];
+          CAF_CHECK(out.embeddings[i].empty());
+        }
+      CAF_CHECK_EQUAL(faulty, 1u);
+      auto actual = r.body + " -> "
+                    + (r.reason_is_prefix
+                         ? fault.substr(0, name(r.defect).size() + 2 + r.reason.size())
+                         : fault);
+      auto expected = r.body + " -> " + name(r.defect) + ": " + r.reason;
+      CAF_CHECK_EQUAL(actual, expected);
+      continue;
+    }
     // Prefix every value with the body so a failure names its row.
     auto actual = r.body + " -> " + name(status.defect) + ": "
                   + (r.reason_is_prefix ? status.reason.substr(0, r.reason.size())
@@ -679,17 +705,35 @@ CAF_TEST(an index out of range or seen twice is bad_index) {
   });
 }
 
-CAF_TEST(an embedding of the other encoding is wrong_type) {
-  // The OpenAI Node SDK turns a float array into zeros when it asked for base64;
-  // we refuse instead.
+CAF_TEST(an embedding of the other encoding is decoded and counted) {
+  // Several compatible servers answer float arrays whatever was asked (openai-python
+  // accepts that); both forms carry exact float32 values.
+  std::vector<float> xs{0.1f, -0.25f, 3.5e-7f};
+  std::string floats = "[";
+  for (size_t i = 0; i < xs.size(); ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(xs[i]));
+    floats += (i > 0 ? "," : "") + std::string{buf};
+  }
+  floats += "]";
+  for (auto [text, enc] : {std::pair{floats, b64}, std::pair{b64_of(xs), flt}}) {
+    auto body = padded(R"({"data":[{"index":0,"embedding":)" + text
+                       + R"(},{"index":1,"embedding":)" + text + "}]}");
+    decoded_response out;
+    CAF_REQUIRE(decode_response(body, 2, 3, enc, out).ok());
+    CAF_CHECK_EQUAL(out.encoding_mismatches, 2u);
+    CAF_CHECK(out.item_faults.empty());
+    CAF_CHECK(bit_equal(out.embeddings[0], xs));
+    CAF_CHECK(bit_equal(out.embeddings[1], xs));
+  }
+  decoded_response out;
+  CAF_REQUIRE(decode_response(padded(one_item(floats)), 1, 3, flt, out).ok());
+  CAF_CHECK_EQUAL(out.encoding_mismatches, 0u);
+}
+
+CAF_TEST(an embedding that is neither array nor string is wrong_type) {
   constexpr auto wrong_type = response_defect::wrong_type;
   check_rows({
-    {one_item("[0.1,0.2]"), 1, 2, b64, wrong_type,
-     "data[0].embedding is an array, expected a base64 string"},
-    {one_item("[]"), 1, 0, b64, wrong_type,
-     "data[0].embedding is an array, expected a base64 string"},
-    {one_item(b64_of({0.1f, 0.2f})), 1, 2, flt, wrong_type,
-     "data[0].embedding is a string, expected an array of numbers"},
     {one_item("null"), 1, 0, b64, wrong_type,
      "data[0].embedding is null, expected a base64 string"},
     {one_item("{}"), 1, 0, flt, wrong_type,
@@ -736,19 +780,40 @@ CAF_TEST(vectors of the wrong or of differing lengths are wrong_dimension) {
      "vector 0 has 4 values, expected 3"},
     {one_item(b64_of(make_vector(768, 0))), 1, 1536, b64, wrong_dimension,
      "vector 0 has 768 values, expected 1536"},
-    {two("[1,2,3]", "[1,2]"), 2, 0, flt, wrong_dimension,
-     "vector 1 has 2 values, vector 0 has 3"},
-    {two(b64_of({1, 2}), b64_of({1, 2, 3})), 2, 0, b64, wrong_dimension,
-     "vector 1 has 3 values, vector 0 has 2"},
-    // Shuffled: the first vector read is the reference, whatever its index.
-    {R"({"data":[{"index":1,"embedding":[1,2]},{"index":0,"embedding":[1]}]})", 2, 0,
-     flt, wrong_dimension, "vector 0 has 1 value, vector 1 has 2"},
-    {two("[1,2]", "[1,2]"), 2, 1, flt, wrong_dimension,
+    {two("[1,2]", "[1]"), 2, 1, flt, wrong_dimension,
      "vector 0 has 2 values, expected 1"},
     {one_item("[]"), 1, 0, flt, wrong_dimension, "vector 0 is empty"},
     {one_item(R"("")"), 1, 0, b64, wrong_dimension, "vector 0 is empty"},
     {two("[1]", "[]"), 2, 0, flt, wrong_dimension, "vector 1 is empty"},
   });
+}
+
+CAF_TEST(one bad item refuses that item and keeps the others) {
+  auto nan = std::numeric_limits<float>::quiet_NaN();
+  auto body = padded(R"({"data":[{"index":2,"embedding":)" + b64_of({1, 2}) + "},"
+                     + R"({"index":0,"embedding":)" + b64_of({1, nan}) + "},"
+                     + R"({"index":1,"embedding":)" + b64_of({3, 4}) + "},"
+                     + R"({"index":3,"embedding":)" + b64_of({5}) + "}]}");
+  decoded_response out;
+  CAF_REQUIRE(decode_response(body, 4, 2, b64, out).ok());
+  CAF_REQUIRE_EQUAL(out.item_faults.size(), 4u);
+  CAF_CHECK_EQUAL(out.item_faults[0], "non_finite: vector 0 value 1 is NaN");
+  CAF_CHECK_EQUAL(out.item_faults[1], "");
+  CAF_CHECK_EQUAL(out.item_faults[2], "");
+  CAF_CHECK_EQUAL(out.item_faults[3],
+                  "wrong_dimension: vector 3 has 1 value, expected 2");
+  CAF_CHECK(out.embeddings[0].empty());
+  CAF_CHECK(out.embeddings[1] == (std::vector<float>{3, 4}));
+  CAF_CHECK(out.embeddings[2] == (std::vector<float>{1, 2}));
+  CAF_CHECK(out.embeddings[3].empty());
+  // Without an expected dimension, lengths may differ: the dispatcher judges them.
+  decoded_response any;
+  auto mixed = padded(R"({"data":[{"index":0,"embedding":[1,2,3]},)"
+                      R"({"index":1,"embedding":[1,2]}]})");
+  CAF_REQUIRE(decode_response(mixed, 2, 0, flt, any).ok());
+  CAF_CHECK(any.item_faults.empty());
+  CAF_CHECK_EQUAL(any.embeddings[0].size(), 3u);
+  CAF_CHECK_EQUAL(any.embeddings[1].size(), 2u);
 }
 
 CAF_TEST(nan and infinity are non_finite) {

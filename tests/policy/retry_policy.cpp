@@ -86,7 +86,7 @@ CAF_TEST(the breaker counts 5xx and transport failures and ignores the rest) {
     {attempt_status::timed_out, 0, call_result::failure},
     {attempt_status::connection_lost, 0, call_result::failure},
     {attempt_status::transport_error, 0, call_result::failure},
-    {attempt_status::bad_response, 200, call_result::ignored},
+    {attempt_status::bad_response, 200, call_result::failure},
     {attempt_status::worker_failed, 0, call_result::ignored},
     {attempt_status::expired, 0, call_result::cancelled},
     {attempt_status::tls_rejected, 0, call_result::failure},
@@ -129,8 +129,9 @@ CAF_TEST(statuses map to retry decisions after the first attempt) {
     {failed(attempt_status::connection_lost), true, embed_errc::none, ""},
     {failed(attempt_status::transport_error), true, embed_errc::none, ""},
     {failed(attempt_status::worker_failed), true, embed_errc::none, ""},
-    {failed(attempt_status::bad_response, "2 vectors for 3 inputs"), false,
-     embed_errc::bad_response, "2 vectors for 3 inputs"},
+    // A broken body is transient, like a 5xx (issue 9 B).
+    {failed(attempt_status::bad_response, "2 vectors for 3 inputs"), true,
+     embed_errc::none, ""},
     {failed(attempt_status::expired), false, embed_errc::deadline_exceeded, "deadline"},
     // A refused certificate is never retried: only endpoint.ca_bundle can fix it.
     {failed(attempt_status::tls_rejected, "SSL certificate problem"), false,
