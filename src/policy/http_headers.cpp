@@ -235,9 +235,18 @@ parse_http_date(std::string_view text) {
     return std::nullopt;
   auto days = days_from_civil(t.year, t.month, t.day);
   auto secs = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
-  return std::chrono::system_clock::time_point{
-    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-      std::chrono::seconds{secs})};
+  // A 64-bit nanosecond clock spans 1677-2262: dates outside saturate (issue 10:
+  // year 9999 overflowed, undefined behaviour that could read a "never" as "now").
+  using sys_time = std::chrono::system_clock::time_point;
+  constexpr auto max_secs
+    = std::chrono::duration_cast<std::chrono::seconds>(sys_time::duration::max())
+        .count();
+  if (secs >= max_secs)
+    return sys_time::max();
+  if (secs <= -max_secs)
+    return sys_time::min();
+  return sys_time{
+    std::chrono::duration_cast<sys_time::duration>(std::chrono::seconds{secs})};
 }
 
 } // namespace
@@ -260,6 +269,10 @@ parse_retry_after(std::string_view retry_after_ms, std::string_view retry_after,
     return std::nullopt;
   if (*date <= now_wall)
     return duration::zero();
+  // Saturating: a far date minus a clock before 1970 must not wrap.
+  if (now_wall.time_since_epoch().count() < 0
+      && *date > now_wall + std::chrono::system_clock::duration::max())
+    return duration::max();
   return std::chrono::duration_cast<duration>(*date - now_wall);
 }
 
