@@ -12,6 +12,7 @@ packages=(
   libcpp-httplib-dev                 # the bundled mock upstream
   libbenchmark-dev                   # Google Benchmark for bench/
   clang-format                       # style check (.clang-format)
+  clang-14 libclang-rt-14-dev        # fuzz targets: libFuzzer + ASan/UBSan (scripts/fuzz.sh)
 )
 if [[ "${EMBEDRT_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(nginx-light)            # static upstream for bench/ baseline cells
