@@ -13,13 +13,20 @@
 //   from the message and from redact_secrets' output;
 // - redact_secrets changes nothing in a text without such a key.
 // Strict (issue 10, EMBEDRT_FUZZ_STRICT): also a key echoed as an `api-key:` or
-// `Authorization:` header value is gone.
+// `Authorization:` header value is gone, and a Bearer token right after another
+// "Bearer" (a key configured with its scheme, sent as "Bearer Bearer KEY") too; with
+// src/openai/error_text.hpp, the configured key (the overloads taking `api_key`) is
+// gone wherever it appears, even inside a word or spelled with JSON escapes.
+#include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "src/openai/embeddings_codec.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
+#if EMBEDRT_FUZZ_HAS_ERROR_TEXT
+#  include "src/openai/error_text.hpp"
+#endif
 
 using namespace embedrt::openai;
 
@@ -67,6 +74,61 @@ planted_key make_key(uint8_t shape, std::string_view material) {
   }
 }
 
+/// Whether `text` ends in the word "bearer" (any case) and blanks.
+bool ends_with_bearer(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
+  if (text.size() < 6)
+    return false;
+  for (size_t i = 0; i < 6; ++i) {
+    auto c = text[text.size() - 6 + i];
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != "bearer"[i])
+      return false;
+  }
+  return true;
+}
+
+#if EMBEDRT_FUZZ_HAS_ERROR_TEXT
+/// The configured key may be any API key: here 8+ of [A-Za-z0-9_-] (other bytes would
+/// let "[redacted]" or the cleaning of the text itself spell the key).
+std::string configured_key(std::string_view material) {
+  std::string key;
+  for (auto c : material)
+    if (is_key_char(c))
+      key += c;
+  if (key.size() < 8)
+    key += std::string_view{"k3Y9pQ2w"}.substr(key.size());
+  return key == "redacted" ? "redacted1" : key;
+}
+
+/// The configured key, planted anywhere (no word boundary) and, in JSON mode, with its
+/// first character as a \u escape: nothing of it may be left.
+void check_configured_key(uint8_t mode, size_t where, std::string_view material,
+                          const std::string& body) {
+  auto key = configured_key(material);
+  auto pos = body.empty() ? 0 : where % (body.size() + 1);
+  auto text = body.substr(0, pos) + key + body.substr(pos);
+  if ((mode & 2) != 0) {
+    nlohmann::json doc;
+    doc["error"]["message"] = text;
+    text = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if ((mode & 16) != 0) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04x",
+                    static_cast<unsigned>(static_cast<unsigned char>(key[0])));
+      if (auto at = text.find(key); at != std::string::npos)
+        text.replace(at, 1, escaped);
+    }
+  }
+  auto msg = upstream_error_message(text, key);
+  check_message(msg);
+  EMBEDRT_FUZZ_CHECK(!contains(msg, key));
+  EMBEDRT_FUZZ_CHECK(!contains(redact_secrets(text, key), key));
+}
+#endif
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -82,6 +144,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (redacted_body.find("[redacted]") == std::string::npos)
     EMBEDRT_FUZZ_CHECK(redacted_body == body);
 
+#if EMBEDRT_FUZZ_HAS_ERROR_TEXT
+  check_configured_key(mode, where, material, body);
+#endif
   if ((mode & 1) == 0)
     return 0;
   auto key = make_key(static_cast<uint8_t>(mode >> 2), material);
@@ -99,6 +164,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     doc["error"]["type"] = "invalid_request_error";
     return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   };
+  // Today a token that is itself the word "Bearer" hides the next one ("Bearer Bearer
+  // KEY" keeps KEY, as after a key configured with its scheme): strict only.
+  if (ends_with_bearer(body.substr(0, pos)) && !EMBEDRT_FUZZ_STRICT)
+    return 0;
   auto text = plant(key.text);
   auto msg = upstream_error_message(text);
   check_message(msg);

@@ -10,12 +10,13 @@
 // src/openai/error_text.hpp. Until it is there, the harnesses check only what the code
 // promises today; with it (or with -DEMBEDRT_FUZZ_STRICT=1) they also check the new
 // contract.
+#if __has_include("src/openai/error_text.hpp")
+#  define EMBEDRT_FUZZ_HAS_ERROR_TEXT 1
+#else
+#  define EMBEDRT_FUZZ_HAS_ERROR_TEXT 0
+#endif
 #ifndef EMBEDRT_FUZZ_STRICT
-#  if __has_include("src/openai/error_text.hpp")
-#    define EMBEDRT_FUZZ_STRICT 1
-#  else
-#    define EMBEDRT_FUZZ_STRICT 0
-#  endif
+#  define EMBEDRT_FUZZ_STRICT EMBEDRT_FUZZ_HAS_ERROR_TEXT
 #endif
 
 #include <algorithm>

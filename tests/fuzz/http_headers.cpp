@@ -72,8 +72,9 @@ void check_one(std::string_view value, std::string_view other,
     EMBEDRT_FUZZ_CHECK(from_ms == parse_retry_after({}, other, now));
   }
   // Seconds and milliseconds of the same plain number: the ms form of "s" is "s000"
-  // with the decimal point moved, here compared through their nanoseconds.
-  if (from_header && ms_only && !value.empty()
+  // with the decimal point moved, here compared through their nanoseconds (unless
+  // the seconds saturated: past 2^63 ns a value may be clamped instead of refused).
+  if (from_header && ms_only && *from_header < duration::max()
       && trim(value).find('.') == std::string_view::npos) {
     auto ns_from_seconds = from_header->count();
     auto ns_from_ms = ms_only->count();
