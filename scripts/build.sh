@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Configures and builds one build tree. Usage: scripts/build.sh [release|asan] [cmake args...]
+# Configures and builds one build tree. Usage: scripts/build.sh [release|asan|tsan] [cmake args...]
 #   release (default): build/       Release, -Werror, tests and tools
 #   asan:              build-asan/  Debug with AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan:              build-tsan/  ThreadSanitizer, only the test suites that cross
+#                                   threads outside CAF (see tests/CMakeLists.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-release}
@@ -9,7 +11,9 @@ mode=${1:-release}
 case "$mode" in
   release) dir=build; args=(-DCMAKE_BUILD_TYPE=Release) ;;
   asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Debug -DEMBEDRT_SANITIZERS=ON) ;;
-  *) echo "usage: scripts/build.sh [release|asan] [cmake args...]" >&2; exit 2 ;;
+  tsan) dir=build-tsan
+        args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBEDRT_TSAN=ON -DEMBEDRT_BUILD_TOOLS=OFF) ;;
+  *) echo "usage: scripts/build.sh [release|asan|tsan] [cmake args...]" >&2; exit 2 ;;
 esac
 jobs=${EMBEDRT_JOBS:-$(nproc)}
 # ccache, where installed, makes rebuilds of several checkouts cheap (optional).

@@ -14,6 +14,7 @@ packages=(
   clang-format                       # style check (.clang-format)
   nginx-light openssl                # TLS (HTTP/1.1 + HTTP/2) front for integration.tls_upstream;
                                      # also the static upstream of bench/ baseline cells
+  clang-14 libclang-rt-14-dev        # fuzz targets: libFuzzer + ASan/UBSan (scripts/fuzz.sh)
 )
 
 missing=()

@@ -287,6 +287,12 @@ private:
         return status;
       ++position;
     }
+    // On-Demand does not validate what it skips: in broken JSON such as
+    // [{"index":0,"a":"b":[1]},"embedding":[2]] the items read can be fewer than
+    // counted, which would leave a slot empty (found by fuzzing).
+    if (position != count)
+      return malformed("data has " + plural(count, "item") + " but only "
+                       + std::to_string(position) + " could be read");
     return {};
   }
 

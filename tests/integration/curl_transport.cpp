@@ -69,6 +69,12 @@ public:
     return results_.at(0);
   }
 
+  /// Moves result `i`'s body out (to hand it back as a spare body).
+  std::string take_body(size_t i) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return std::move(results_.at(i).body);
+  }
+
   /// Sink calls so far (each carries one loop turn's completions).
   size_t batches() {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -385,6 +391,40 @@ CAF_TEST(the producer may change threads between submissions) {
     if (r.status == transfer_status::completed && r.http_status == 200)
       ++ok;
   CAF_CHECK_EQUAL(ok, n);
+}
+
+CAF_TEST(response buffers handed back with later submissions are reused) {
+  // What a worker does (transfer_request::spare_body): a body made on the curl thread
+  // goes to the producer, which hands it back with a later submission, each time from
+  // a new thread. The curl thread must fill that very buffer. The TSan build
+  // (scripts/build.sh tsan) checks the hand-offs of the memory itself.
+  loopback_http_server server;
+  serve_ok(server);
+  server.start();
+  collector c;
+  auto s = settings_for(server.url(), 2);
+  auto t = make_curl_transport(s, c.sink());
+  constexpr size_t n = 100;
+  size_t reused = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto req = request(i);
+    if (i > 0)
+      req.spare_body = c.take_body(i - 1);
+    auto* spare_data = req.spare_body.data();
+    bool has_spare = req.spare_body.capacity() >= std::string_view{ok_body}.size();
+    bool accepted = false;
+    std::thread producer{[&] { accepted = t->submit(std::move(req)); }};
+    producer.join();
+    CAF_REQUIRE(accepted);
+    CAF_REQUIRE(c.wait_for(i + 1));
+    auto& r = c.results().at(i);
+    CAF_CHECK_EQUAL(r.http_status, 200);
+    CAF_CHECK_EQUAL(r.body, ok_body);
+    CAF_CHECK_GREATER_OR_EQUAL(r.body.capacity(), r.body.size() + body_padding);
+    if (has_spare && r.body.data() == spare_data)
+      ++reused;
+  }
+  CAF_CHECK_EQUAL(reused, n - 1);
 }
 
 CAF_TEST(throughput of small transfers at 16 and 64 connections) {

@@ -641,6 +641,20 @@ CAF_TEST(bodies that are not the expected json are malformed) {
   });
 }
 
+CAF_TEST(broken json that on demand skips never leaves a vector empty) {
+  // Found by fuzzing (tests/fuzz/decode_response.cpp): simdjson On-Demand counted two
+  // items, read one, and the response passed with an empty second vector.
+  for (auto padding_bytes : {size_t{0}, size_t{64}}) {
+    std::string body = R"({"data":[{"index":0,"a":"b":[1]},"embedding":[2]}]})";
+    body.reserve(body.size() + padding_bytes);
+    decoded_response out;
+    auto status = decode_response(body, 2, 0, flt, out);
+    CAF_CHECK_EQUAL(name(status.defect), "malformed_json");
+    CAF_CHECK_EQUAL(status.reason, "data has 2 items but only 1 could be read");
+    CAF_CHECK(out.embeddings.empty());
+  }
+}
+
 CAF_TEST(every strict prefix of a valid body is refused) {
   // A truncated body (connection lost mid-transfer) must never decode.
   std::vector<std::vector<float>> vectors{make_vector(3, 1), make_vector(3, 2)};

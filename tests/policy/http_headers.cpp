@@ -68,6 +68,21 @@ CAF_TEST(a retry after date in the past gives zero) {
   CAF_CHECK_EQUAL(retry_after("", "Thu, 01 Jan 1970 00:00:00 GMT"), duration{0s});
 }
 
+CAF_TEST(retry after dates beyond what the clock holds saturate instead of wrapping) {
+  // Issue 10 (also the seed far_date of tests/fuzz/http_headers.cpp under UBSan): year
+  // 9999 overflowed the nanosecond clock and could read as a date in the past.
+  auto far = retry_after("", "Fri, 31 Dec 9999 23:59:59 GMT");
+  CAF_REQUIRE(far.has_value());
+  CAF_CHECK_GREATER(*far, duration{std::chrono::hours{24 * 365 * 200}});
+  auto from_1970 = retry_after("", "Fri, 31 Dec 9999 23:59:59 GMT",
+                               std::chrono::system_clock::time_point{});
+  CAF_CHECK_EQUAL(from_1970, duration::max());
+  auto before_1970 = retry_after("", "Fri, 31 Dec 9999 23:59:59 GMT",
+                                 std::chrono::system_clock::time_point{-86400s});
+  CAF_CHECK_EQUAL(before_1970, duration::max());
+  CAF_CHECK_EQUAL(retry_after("", "Sat, 01 Jan 1000 00:00:00 GMT"), duration{0s});
+}
+
 CAF_TEST(malformed or negative retry after values give nullopt) {
   for (auto bad : {"", "   ", "-1", "abc", "1s", "2 seconds", "1e3", "0x10",
                    "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
