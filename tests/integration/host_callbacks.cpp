@@ -107,8 +107,9 @@ struct closed_loop {
       again = answered < quota && (x.ok() || x.error().code == embed_errc::overloaded);
       if (!again)
         ++t->loops_done;
+      // Under the lock: once the last loop is done the test may destroy `t`.
+      t->cv.notify_all();
     }
-    t->cv.notify_all();
     if (again)
       submit(); // from inside the callback: must not recurse into this callback
   }
