@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -438,7 +439,10 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
       }
       {
         std::unique_lock<std::mutex> guard{st.mtx};
-        auto estimate = kept ? kept->bytes() : text.size() + st.last_record_bytes;
+        // Before the first answer, assume a 1536-d jsonl line.
+        auto estimate = kept ? kept->bytes()
+                             : text.size()
+                                 + std::max<uint64_t>(st.last_record_bytes, 16384);
         st.room.wait(guard, [&] { return st.stop || st.window.has_room(estimate); });
         if (st.stop)
           break; // this line is not admitted: a resume reads it again
