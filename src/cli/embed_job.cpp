@@ -321,6 +321,10 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
       err << "embedrt: --resume: no previous output of " << opts.output_path
           << "; starting from the first line\n";
   }
+  if (!opts.resume && opts.output_path != "-"
+      && ::access(output_file::partial_path(opts.output_path).c_str(), F_OK) == 0)
+    err << "embedrt: note: " << output_file::partial_path(opts.output_path)
+        << " (an interrupted job) is started over; --resume would have continued it\n";
   output_file main_file;
   output_file side_file;
   if (!main_file.open(opts.output_path)
