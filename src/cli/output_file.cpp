@@ -94,6 +94,15 @@ bool output_file::write(std::string_view data) {
     written_ += static_cast<uint64_t>(n);
     data.remove_prefix(static_cast<size_t>(n));
   }
+  // Start writeback of every 32 MiB as it is written, so the final fsync only waits
+  // for the tail (a 900 MB output otherwise spends ~0.3 s in it).
+  constexpr uint64_t writeback_step = uint64_t{32} << 20;
+  if (!direct_ && written_ - writeback_from_ >= writeback_step) {
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                      static_cast<off_t>(written_ - writeback_from_),
+                      SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = written_;
+  }
   return true;
 }
 

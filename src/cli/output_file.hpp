@@ -56,6 +56,7 @@ private:
   bool direct_ = false;
   bool owns_fd_ = false;
   uint64_t written_ = 0;
+  uint64_t writeback_from_ = 0;
   std::string error_;
 };
 
