@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -198,6 +199,71 @@ private:
   std::thread thread_;
 };
 
+/// Formats answers off the runtime's threads: printing 1536 floats is most of the CPU
+/// a jsonl line costs, and the runtime has few scheduler threads (cores - workers).
+/// Persistent threads, so allocations stay in their arenas. The queue holds answers
+/// of lines the window already counts (pending), so it adds no unbounded memory.
+class format_pool {
+public:
+  struct task {
+    uint64_t line;
+    std::string key;
+    std::vector<float> vec;
+  };
+
+  format_pool(unsigned threads, output_format f, job_state& st) : format_(f), st_(st) {
+    for (unsigned i = 0; i < threads; ++i)
+      threads_.emplace_back([this] { run(); });
+  }
+
+  ~format_pool() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      closing_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      t.join();
+  }
+
+  void push(task t) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      queue_.push_back(std::move(t));
+    }
+    cv_.notify_one();
+  }
+
+private:
+  void run() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    for (;;) {
+      cv_.wait(guard, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty())
+        return;
+      auto t = std::move(queue_.front());
+      queue_.pop_front();
+      guard.unlock();
+      auto rec = format_vector(format_, t.key, t.line, t.vec);
+      {
+        std::lock_guard<std::mutex> st_guard{st_.mtx};
+        st_.last_record_bytes = rec.bytes();
+        if (st_.window.resolve(t.line, std::move(rec)))
+          st_.ready.notify_one();
+      }
+      guard.lock();
+    }
+  }
+
+  output_format format_;
+  job_state& st_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<task> queue_;
+  bool closing_ = false;
+  std::vector<std::thread> threads_;
+};
+
 bool same_key(const previous_line& prev, const input_line& parsed, uint64_t line) {
   if (!parsed.id_raw.empty())
     return prev.id_raw == parsed.id_raw;
@@ -371,6 +437,8 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
   std::thread writer{[&] {
     writer_loop(st, sink, [&] { stop_runtime.request(std::chrono::milliseconds{0}); });
   }};
+  auto formatters = std::make_unique<format_pool>(
+    std::clamp(std::thread::hardware_concurrency(), 1u, 4u), opts.format, st);
   std::unique_ptr<progress_reporter> progress;
   if (opts.progress) {
     bool tty = ::isatty(STDERR_FILENO) == 1;
@@ -469,20 +537,19 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
       }
       auto fmt = opts.format;
       auto t0 = clock_type::now();
-      auto on_done = [&st, fmt, line, key, t0](embed_outcome x) {
+      auto* pool = formatters.get();
+      auto on_done = [&st, pool, fmt, line, key, t0](embed_outcome x) {
         auto took = std::chrono::duration_cast<std::chrono::microseconds>(
           clock_type::now() - t0);
-        line_record rec;
-        if (x.ok() && !x.value().embeddings.empty())
-          rec = format_vector(fmt, key, line, x.value().embeddings.front());
-        else if (x.ok())
-          rec = format_error(fmt, key, line, "bad_response", "no vector");
-        else
-          rec = format_error(fmt, key, line, to_string(x.error().code),
-                             x.error().message);
         std::lock_guard<std::mutex> guard{st.mtx};
         st.latency.record(took);
-        st.last_record_bytes = rec.bytes();
+        if (x.ok() && !x.value().embeddings.empty()) {
+          pool->push({line, key, std::move(x.value().embeddings.front())});
+          return;
+        }
+        auto rec = x.ok() ? format_error(fmt, key, line, "bad_response", "no vector")
+                          : format_error(fmt, key, line, to_string(x.error().code),
+                                         x.error().message);
         if (st.window.resolve(line, std::move(rec)))
           st.ready.notify_one();
       };
@@ -504,6 +571,7 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
     st.drained.wait(guard, [&] { return st.writer_done; });
   }
   writer.join();
+  formatters.reset();
   progress.reset();
   signal_number = interrupted_by.load();
   // -- the result
