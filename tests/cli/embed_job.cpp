@@ -305,4 +305,34 @@ CAF_TEST(resume keeps answered lines and redoes transient errors) {
   CAF_CHECK(err.find("does not belong to this input") != std::string::npos);
 }
 
+CAF_TEST(resume keeps permanent errors unless retry_failed) {
+  std::string error;
+  CAF_REQUIRE(server.load_script_json(
+    R"([{"faults":[{"kind":"status","status":400,"match":"REJECT"}]}])", error));
+  write_input(R"({"id":1,"text":"fine"})"
+              "\n"
+              R"({"id":2,"text":"REJECT me"})"
+              "\n");
+  CAF_CHECK_EQUAL(run({"--embedrt.batching.enabled=false"}), 1);
+  auto first = read_output();
+  CAF_REQUIRE_EQUAL(first.size(), 2u);
+  CAF_CHECK_EQUAL(first[1]["error"]["code"], "upstream_rejected");
+  // The upstream is fixed; --resume on the finished file keeps the permanent error
+  // and sends nothing.
+  CAF_REQUIRE(server.load_script_json("[{}]", error));
+  auto before = server.stats(false).total.inputs;
+  CAF_CHECK_EQUAL(run({"--resume"}), 1);
+  CAF_CHECK_EQUAL(server.stats(false).total.inputs, before);
+  auto kept = read_output();
+  CAF_REQUIRE_EQUAL(kept.size(), 2u);
+  CAF_CHECK_EQUAL(kept[1]["error"]["code"], "upstream_rejected");
+  // --retry-failed embeds it again, and only it.
+  CAF_CHECK_EQUAL(run({"--resume", "--retry-failed"}), 0);
+  CAF_CHECK_EQUAL(server.stats(false).total.inputs, before + 1);
+  auto lines = read_output();
+  CAF_REQUIRE_EQUAL(lines.size(), 2u);
+  CAF_CHECK(lines[1]["embedding"].get<std::vector<float>>()
+            == mock::mock_vector("REJECT me", 8));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
