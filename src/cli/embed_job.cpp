@@ -352,7 +352,7 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
     return rc;
   const auto& cfg = rt.config();
   const bool npy = opts.format == output_format::npy;
-  // -- input -------------------------------------------------------------------------
+  // -- input --------------------------------------------------------------------------
   int in_fd = STDIN_FILENO;
   if (opts.input_path != "-") {
     in_fd = ::open(opts.input_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -373,8 +373,7 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
   struct stat in_stat {};
   if (::fstat(in_fd, &in_stat) == 0 && S_ISREG(in_stat.st_mode))
     input_size = static_cast<uint64_t>(in_stat.st_size);
-  // -- resume, then output
-  // -------------------------------------------------------------
+  // -- resume, then output ------------------------------------------------------------
   resume_sources previous;
   if (opts.resume) {
     std::string error;
@@ -404,8 +403,7 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
     err << "embedrt: " << sink.error() << "\n";
     return exit_io_error;
   }
-  // -- the job
-  // -------------------------------------------------------------------------
+  // -- the job ------------------------------------------------------------------------
   job_state st{cfg.job.reorder_max_lines, uint64_t{cfg.job.reorder_max_mib} << 20};
   stopper stop_runtime{rt};
   const std::chrono::milliseconds grace{cfg.shutdown.grace_ms};
@@ -574,8 +572,7 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
   formatters.reset();
   progress.reset();
   signal_number = interrupted_by.load();
-  // -- the result
-  // ----------------------------------------------------------------------
+  // -- the result ---------------------------------------------------------------------
   int rc = exit_all_embedded;
   std::string io_error;
   {
@@ -615,8 +612,7 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
     out.interrupted += "; partial output kept for --resume";
   }
   out.result_path = complete ? opts.output_path : main_file.target();
-  // -- the summary
-  // ---------------------------------------------------------------------
+  // -- the summary --------------------------------------------------------------------
   out.lines = lines;
   out.embedded = st.embedded;
   out.failed = st.failed;

@@ -334,7 +334,13 @@ CAF_TEST(one hanging line keeps peak memory within the reorder window) {
   CAF_CHECK(out.find(R"({"id":100,"error":{"code":"upstream_unavailable")")
             != std::string::npos);
   CAF_MESSAGE("peak RSS " << r.max_rss_kib / 1024 << " MiB");
+#ifdef __SANITIZE_ADDRESS__
+  // ASan's shadow memory and quarantine make RSS meaningless; the release build
+  // checks the bound.
+  CAF_MESSAGE("RSS bound not checked under AddressSanitizer");
+#else
   CAF_CHECK_LESS(r.max_rss_kib, 400 * 1024);
+#endif
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
