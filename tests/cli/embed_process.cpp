@@ -266,20 +266,28 @@ CAF_TEST(kill - 9 at a random point then resume equals a clean run) {
 }
 
 CAF_TEST(sigint and sigterm keep a partial file that resume completes) {
-  auto in = write_lines("in.jsonl", 12000);
+  // Line 6000 hangs, so the job is surely still running when the signal comes,
+  // however fast the machine; its request is cut at the end of the grace period.
+  auto in = write_lines("in.jsonl", 12000, 6000);
   auto r = run(args(in, path("clean.jsonl")));
   CAF_REQUIRE_EQUAL(r.exit_code, 0);
+  std::string error;
   for (auto [sig, code] : {std::pair<int, int>{SIGINT, 130}, {SIGTERM, 143}}) {
+    CAF_REQUIRE(server.load_script_json(
+      R"([{"faults":[{"kind":"hang","match":"HANG-ME"}]}])", error));
     auto out = path("sig" + std::to_string(sig) + ".jsonl");
-    auto pid = spawn(args(in, out));
-    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    auto pid = spawn(args(in, out, {"--embedrt.shutdown.grace_ms=300"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
     ::kill(pid, sig);
     r = wait(pid);
     CAF_CHECK_EQUAL(r.exit_code, code);
     CAF_CHECK(r.err.find("partial output kept for --resume") != std::string::npos);
+    CAF_CHECK(r.err.find("shutting_down") != std::string::npos); // in the summary
     CAF_CHECK(!exists(out));
     auto partial = slurp(out + ".partial");
     CAF_CHECK(!partial.empty() && partial.back() == '\n');
+    // The upstream recovers; --resume redoes the lines cut by the signal.
+    CAF_REQUIRE(server.load_script_json("[{}]", error));
     r = run(args(in, out, {"--resume"}));
     CAF_CHECK_EQUAL(r.exit_code, 0);
     CAF_CHECK(slurp(out) == slurp(path("clean.jsonl")));
