@@ -56,6 +56,12 @@ struct input_config {
   uint32_t max_text_tokens = 8192;
   /// Most texts in one embed request. Default 2048, range 1..1000000.
   uint32_t max_texts_per_request = 2048;
+  /// CLI main job: longest input line, bytes; a longer line is `invalid_line` and is
+  /// never held in memory. Default 1048576, range 64..1073741824.
+  uint32_t max_line_bytes = 1048576;
+  /// CLI main job: deepest nesting of arrays/objects in an input line (the line's
+  /// object is depth 1); deeper is `invalid_line`. Default 64, range 1..1000.
+  uint32_t max_line_depth = 64;
 };
 
 /// [embedrt.request] — per-request defaults.
@@ -259,6 +265,16 @@ struct shutdown_config {
   uint32_t grace_ms = 5000;
 };
 
+/// [embedrt.job] — the CLI's main job (`embedrt embed`).
+struct job_config {
+  /// Most lines between the oldest unwritten line and the newest admitted one (the
+  /// reorder window); reading pauses when it is full. Default 8192, range 1..10000000.
+  uint32_t reorder_max_lines = 8192;
+  /// Most bytes of answers (and estimates of pending ones) held in the reorder
+  /// window, MiB. Default 32, range 1..65536.
+  uint32_t reorder_max_mib = 32;
+};
+
 /// Everything embedrt reads from `caf-application.conf`.
 struct runtime_config {
   endpoint_config endpoint;
@@ -272,6 +288,7 @@ struct runtime_config {
   batching_config batching;
   supervision_config supervision;
   shutdown_config shutdown;
+  job_config job;
 };
 
 /// One broken rule: `key: rule, got value`, e.g.

@@ -139,6 +139,10 @@ const std::vector<key_descriptor>& keys() {
             "largest accepted input, estimated tokens"),
     integer(EMBEDRT_KEY(input, max_texts_per_request), 1, 1000000,
             "most texts in one embed request"),
+    integer(EMBEDRT_KEY(input, max_line_bytes), 64, 1073741824,
+            "CLI: longest input line, bytes; longer lines are invalid_line"),
+    integer(EMBEDRT_KEY(input, max_line_depth), 1, 1000,
+            "CLI: deepest nesting in an input line; deeper is invalid_line"),
     // [embedrt.request]
     integer(EMBEDRT_KEY(request, timeout_ms), 1, 86400000,
             "overall deadline of a request from admission, ms"),
@@ -252,6 +256,11 @@ const std::vector<key_descriptor>& keys() {
     // [embedrt.shutdown]
     integer(EMBEDRT_KEY(shutdown, grace_ms), 0, 600000,
             "how long stop() lets admitted requests finish, ms"),
+    // [embedrt.job]
+    integer(EMBEDRT_KEY(job, reorder_max_lines), 1, 10000000,
+            "CLI: lines between the oldest unwritten and the newest admitted line"),
+    integer(EMBEDRT_KEY(job, reorder_max_mib), 1, 65536,
+            "CLI: bytes of answers waiting to be written in input order, MiB"),
   };
   return table;
 }

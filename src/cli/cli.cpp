@@ -6,6 +6,7 @@
 #include "config/config_loader.hpp"
 #include "src/cli/embed_job.hpp"
 #include "src/cli/scenario_runner.hpp"
+#include "src/cli/signal_watch.hpp"
 #include "src/runtime.hpp"
 
 namespace embedrt::cli {
@@ -13,18 +14,27 @@ namespace embedrt::cli {
 namespace {
 
 constexpr const char* usage_text = R"(usage:
-  embedrt embed --input FILE --output FILE [--config FILE] [--base-url URL]
-                [--model NAME] [--no-progress] [--embedrt.<section>.<key>=VALUE ...]
+  embedrt embed --input FILE|- --output FILE|- [--output-format jsonl|jsonl-base64|npy]
+                [--resume [--retry-failed]] [--quiet] [--no-progress]
+                [--config FILE] [--base-url URL] [--model NAME]
+                [--embedrt.<section>.<key>=VALUE ...]
   embedrt config dump [--config FILE] [--embedrt.<section>.<key>=VALUE ...]
   embedrt config keys
   embedrt scenario run FILE... [--time-scale=X]
   embedrt scenario list [DIR]
   embedrt --help
 
-embed   reads JSONL lines {"id": ..., "text": "..."} and writes one JSONL line per
-        input line, in order: {"id": ..., "embedding": [...]} or
-        {"id": ..., "error": {"code": "...", "message": "..."}}.
-        Exit 0: every line embedded; 1: some lines failed; 2: usage or config error.
+embed   reads JSONL lines {"id": ..., "text": "..."} (a file, a pipe, or - for stdin;
+        read once) and writes one record per input line, in order:
+        {"id": ..., "embedding": [...]} or {"id": ..., "error": {"code", "message"}}
+        (jsonl-base64: the embedding as base64 float32; npy: FILE is a float32 matrix,
+        row i = line i, and FILE.jsonl has id and status per row). The id is echoed
+        exactly as written. Output goes to FILE.partial, renamed to FILE at the end;
+        an interrupted job (Ctrl-C, kill, crash, I/O error) keeps FILE.partial and
+        --resume continues it (--retry-failed: failed lines are embedded again too).
+        Exit 0: every line embedded; 1: some lines failed; 2: usage or config error,
+        or the output is the input (nothing sent); 3: read/write error (file and OS
+        error named); 130/143: interrupted by SIGINT/SIGTERM (partial output kept).
 config  dump: the effective configuration (no secrets); keys: every key as a table.
 scenario  run: plays scripted scenarios (scenarios/*.json) against the runtime and a
         mock upstream on 127.0.0.1 and checks their expectations; exit 0 when all
@@ -56,6 +66,8 @@ struct parsed_args {
   embed_job_options job;
   std::vector<std::string> forwarded; // for load_config (CAF-style options)
   std::vector<std::string> unknown;
+  std::string format_name = "jsonl";
+  bool quiet = false;
 };
 
 parsed_args parse(const std::vector<std::string>& args, size_t first) {
@@ -73,8 +85,16 @@ parsed_args parse(const std::vector<std::string>& args, size_t first) {
       p.forwarded.push_back("--embedrt.endpoint.base_url=" + v);
     else if (take_value(args, i, "--model", v))
       p.forwarded.push_back("--embedrt.endpoint.model=" + v);
+    else if (take_value(args, i, "--output-format", v))
+      p.format_name = v;
+    else if (a == "--resume")
+      p.job.resume = true;
+    else if (a == "--retry-failed")
+      p.job.retry_failed = true;
     else if (a == "--no-progress")
       p.job.progress = false;
+    else if (a == "--quiet" || a == "-q")
+      p.quiet = true;
     else if (a.rfind("--", 0) == 0)
       p.forwarded.push_back(a); // --embedrt.*, --config-file=, CAF's own options
     else
@@ -100,17 +120,31 @@ int embed_command(const std::vector<std::string>& args, std::ostream& err) {
   auto p = parse(args, 1);
   if (!p.unknown.empty()) {
     err << "embedrt: unexpected argument: " << p.unknown.front() << "\n" << usage_text;
-    return 2;
+    return exit_usage;
   }
   if (p.job.input_path.empty() || p.job.output_path.empty()) {
     err << "embedrt: embed needs --input FILE and --output FILE\n" << usage_text;
-    return 2;
+    return exit_usage;
   }
+  auto format = parse_output_format(p.format_name);
+  if (!format) {
+    err << "embedrt: --output-format must be jsonl, jsonl-base64 or npy, got "
+        << p.format_name << "\n";
+    return exit_usage;
+  }
+  p.job.format = *format;
+  if (p.quiet)
+    p.job.progress = false;
+  // Before anything is read or sent: the output must not be the input.
+  if (auto rc = check_embed_job(p.job, err); rc != 0)
+    return rc;
   embedrt_config cfg;
   if (!load(cfg, p.forwarded, err))
-    return 2;
+    return exit_usage;
   if (cfg.cli_helptext_printed)
     return 0;
+  // Blocks SIGINT/SIGTERM before the runtime's threads exist, so they inherit it.
+  signal_watch signals;
   std::vector<config_error> errors;
   runtime_options opts;
   opts.system_settings = cfg.content; // CAF's own keys, e.g. scheduler.max-threads
@@ -118,12 +152,12 @@ int embed_command(const std::vector<std::string>& args, std::ostream& err) {
   if (!rt) {
     for (auto& e : errors)
       err << "embedrt: config error: " << e.to_string() << "\n";
-    return 2;
+    return exit_usage;
   }
   embed_job_summary summary;
-  auto rc = run_embed_job(*rt, p.job, summary, err);
+  auto rc = run_embed_job(*rt, p.job, summary, err, &signals);
   rt->stop();
-  if (rc != 2)
+  if (!p.quiet)
     err << format_summary(summary);
   return rc;
 }

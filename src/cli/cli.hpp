@@ -8,7 +8,8 @@
 namespace embedrt::cli {
 
 /// Runs the command line `args` (without the program name). Returns the exit code:
-/// 0 success, 1 some lines failed, 2 usage or config error (nothing sent).
+/// 0 success, 1 some lines failed, 2 usage or config error (nothing sent), 3 I/O
+/// error, 130/143 interrupted by SIGINT/SIGTERM (see embed_job.hpp).
 int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 } // namespace embedrt::cli

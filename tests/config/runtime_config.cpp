@@ -124,6 +124,15 @@ const std::vector<row> rule_rows = {
   {[](auto& c) { c.input.max_texts_per_request = 1000001; },
    "embedrt.input.max_texts_per_request: must be an integer in [1, 1000000], got "
    "1000001"},
+  {[](auto& c) { c.input.max_line_bytes = 63; },
+   "embedrt.input.max_line_bytes: must be an integer in [64, 1073741824], got 63"},
+  {[](auto& c) { c.input.max_line_bytes = 1073741825; },
+   "embedrt.input.max_line_bytes: must be an integer in [64, 1073741824], got "
+   "1073741825"},
+  {[](auto& c) { c.input.max_line_depth = 0; },
+   "embedrt.input.max_line_depth: must be an integer in [1, 1000], got 0"},
+  {[](auto& c) { c.input.max_line_depth = 1001; },
+   "embedrt.input.max_line_depth: must be an integer in [1, 1000], got 1001"},
   // [embedrt.request]
   {[](auto& c) { c.request.timeout_ms = 0; },
    "embedrt.request.timeout_ms: must be an integer in [1, 86400000], got 0"},
@@ -372,6 +381,15 @@ const std::vector<row> rule_rows = {
   // [embedrt.shutdown]
   {[](auto& c) { c.shutdown.grace_ms = 600001; },
    "embedrt.shutdown.grace_ms: must be an integer in [0, 600000], got 600001"},
+  // [embedrt.job]
+  {[](auto& c) { c.job.reorder_max_lines = 0; },
+   "embedrt.job.reorder_max_lines: must be an integer in [1, 10000000], got 0"},
+  {[](auto& c) { c.job.reorder_max_lines = 10000001; },
+   "embedrt.job.reorder_max_lines: must be an integer in [1, 10000000], got 10000001"},
+  {[](auto& c) { c.job.reorder_max_mib = 0; },
+   "embedrt.job.reorder_max_mib: must be an integer in [1, 65536], got 0"},
+  {[](auto& c) { c.job.reorder_max_mib = 65537; },
+   "embedrt.job.reorder_max_mib: must be an integer in [1, 65536], got 65537"},
 };
 
 } // namespace
