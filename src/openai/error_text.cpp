@@ -106,39 +106,80 @@ size_t skip_token(std::string_view text, size_t i) {
   return i;
 }
 
-/// `Authorization: Basic x`, `"api-key": "x"`, `x-api-key=x`: the header or field
-/// name at `pos`, a separator, and a value.
-secret_match header_secret_at(std::string_view text, size_t pos) {
-  static constexpr std::string_view names[] = {"authorization", "x-api-key", "api-key",
-                                               "api_key", "apikey"};
-  for (auto name : names) {
-    if (!equals_ignore_case(text, pos, name))
+constexpr std::string_view secret_header_names[] = {"authorization", "x-api-key",
+                                                    "api-key", "api_key", "apikey"};
+
+/// Where the value starts when a header or field name that carries a secret stands at
+/// `pos` (`Authorization: `, `"api-key": "`, `x-api-key=`), else npos. `name` is set
+/// to the name found.
+size_t secret_header_value_at(std::string_view text, size_t pos,
+                              std::string_view& name) {
+  for (auto candidate : secret_header_names) {
+    if (!equals_ignore_case(text, pos, candidate))
       continue;
-    auto i = pos + name.size();
+    auto i = pos + candidate.size();
     if (i < text.size() && (is_key_char(text[i])))
-      return {}; // a longer word ("api-keys", "authorizations")
+      return std::string_view::npos; // a longer word ("api-keys", "authorizations")
     if (i < text.size() && (text[i] == '"' || text[i] == '\''))
       ++i;
     i = skip_blanks(text, i);
     if (i >= text.size() || (text[i] != ':' && text[i] != '='))
-      return {};
+      return std::string_view::npos;
     i = skip_blanks(text, i + 1);
     if (i < text.size() && (text[i] == '"' || text[i] == '\''))
       ++i;
-    auto value = i;
-    auto end = skip_token(text, value);
-    if (end == value)
-      return {};
-    // "Basic dXNlcjpwYXNz", "Token abc": a scheme and its credentials.
-    if (name == "authorization") {
-      auto next = skip_blanks(text, end);
-      if (next > end)
-        if (auto more = skip_token(text, next); more > next)
-          end = more;
-    }
-    return {end - pos, value - pos};
+    name = candidate;
+    return i;
   }
-  return {};
+  return std::string_view::npos;
+}
+
+bool is_word_at(std::string_view text, size_t pos, size_t end, std::string_view lower) {
+  return end - pos == lower.size() && equals_ignore_case(text, pos, lower);
+}
+
+/// An HTTP authentication scheme word: the token after it is a credential.
+bool is_auth_scheme(std::string_view text, size_t pos, size_t end) {
+  static constexpr std::string_view schemes[] = {"bearer", "basic", "token", "digest"};
+  for (auto scheme : schemes)
+    if (is_word_at(text, pos, end, scheme))
+      return true;
+  return false;
+}
+
+/// `Authorization: Basic x`, `"api-key": "x"`, `x-api-key=x`: the header or field
+/// name at `pos`, a separator, and a value.
+secret_match header_secret_at(std::string_view text, size_t pos) {
+  std::string_view name;
+  auto value = secret_header_value_at(text, pos, name);
+  if (value == std::string_view::npos)
+    return {};
+  auto end = skip_token(text, value);
+  if (end == value)
+    return {};
+  // "Basic dXNlcjpwYXNz", "c Bearer KEY", "Bearer Bearer KEY": a scheme word takes
+  // the token after it, however many schemes stand in a row or wherever one follows
+  // the first token, so no credentials are left behind. A following secret header
+  // name ends the value: that one is matched on its own.
+  if (name == "authorization") {
+    auto last = value;
+    for (;;) {
+      auto next = skip_blanks(text, end);
+      if (next == end || next >= text.size())
+        break;
+      std::string_view other;
+      if (secret_header_value_at(text, next, other) != std::string_view::npos)
+        break;
+      auto more = skip_token(text, next);
+      if (more == next)
+        break;
+      if (!is_auth_scheme(text, last, end) && !is_auth_scheme(text, next, more))
+        break;
+      last = next;
+      end = more;
+    }
+  }
+  return {end - pos, value - pos};
 }
 
 /// The secret that starts at `text[pos]`, if any: the configured key anywhere; `sk-`
@@ -158,14 +199,20 @@ secret_match secret_at(std::string_view text, size_t pos, std::string_view api_k
     return end - pos - 3 >= 8 ? secret_match{end - pos, 0} : secret_match{};
   }
   if ((c == 'b' || c == 'B') && equals_ignore_case(text, pos, "bearer")) {
+    // "Bearer KEY", also "Bearer Bearer KEY" (a key configured with its scheme).
     auto end = pos + 6;
-    auto blanks = end;
-    end = skip_blanks(text, end);
-    if (end == blanks)
-      return {};
-    auto token = end;
-    end = skip_token(text, end);
-    return end > token ? secret_match{end - pos, 0} : secret_match{};
+    for (;;) {
+      auto token = skip_blanks(text, end);
+      if (token == end)
+        break;
+      auto token_end = skip_token(text, token);
+      if (token_end == token)
+        break;
+      end = token_end;
+      if (!is_word_at(text, token, token_end, "bearer"))
+        break;
+    }
+    return end > pos + 6 ? secret_match{end - pos, 0} : secret_match{};
   }
   if (c == 'a' || c == 'A' || c == 'x' || c == 'X')
     return header_secret_at(text, pos);

@@ -86,10 +86,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sa.ok()) {
     EMBEDRT_FUZZ_CHECK(sa.reason.empty());
     EMBEDRT_FUZZ_CHECK(a.embeddings.size() == count);
-    for (auto& vec : a.embeddings) {
-      EMBEDRT_FUZZ_CHECK(!vec.empty());
-      EMBEDRT_FUZZ_CHECK(vec.size() == a.embeddings.front().size());
-      EMBEDRT_FUZZ_CHECK(dimension == 0 || vec.size() == dimension);
+    EMBEDRT_FUZZ_CHECK(a.item_faults.empty() || a.item_faults.size() == count);
+    for (size_t i = 0; i < a.embeddings.size(); ++i) {
+      auto& vec = a.embeddings[i];
+      // A refused item (per-item outcome) is empty and says why; a good one is not.
+      bool refused = !a.item_faults.empty() && !a.item_faults[i].empty();
+      EMBEDRT_FUZZ_CHECK(refused == vec.empty());
+      EMBEDRT_FUZZ_CHECK(dimension == 0 || refused || vec.size() == dimension);
       for (auto x : vec)
         EMBEDRT_FUZZ_CHECK(std::isfinite(x));
     }

@@ -46,6 +46,14 @@ CAF_TEST(echoed key headers and fields are redacted whatever the key looks like)
     {"api-keys are rotated", "api-keys are rotated"},
     {"authorization failed", "authorization failed"},
     {"missing api-key:", "missing api-key:"},
+    // Found by fuzzing (tests/fuzz/corpus/error_text): scheme words in a row, a
+    // scheme after the first token, an echoed header inside another's value.
+    {"Bearer Bearer abcdefgh1234", "[redacted]"},
+    {"Authorization: c Bearer abcdefgh1234", "Authorization: [redacted]"},
+    {"Authorization: hr Authorization: abcdefgh1234",
+     "Authorization: [redacted] Authorization: [redacted]"},
+    {"authorization: Bearer Bearer abcdefgh1234 rest",
+     "authorization: [redacted] rest"},
   };
   for (auto& r : rows) {
     CAF_CHECK_EQUAL(redact_secrets(r.text), r.redacted);
