@@ -326,8 +326,10 @@ CAF_TEST(resume keeps permanent errors unless retry_failed) {
   auto kept = read_output();
   CAF_REQUIRE_EQUAL(kept.size(), 2u);
   CAF_CHECK_EQUAL(kept[1]["error"]["code"], "upstream_rejected");
-  // --retry-failed embeds it again, and only it.
-  CAF_CHECK_EQUAL(run({"--resume", "--retry-failed"}), 0);
+  // --retry-failed embeds it again, and only it (the dimension is given: a lone
+  // vector of an unknown model would otherwise be re-sent for confirmation).
+  CAF_CHECK_EQUAL(
+    run({"--resume", "--retry-failed", "--embedrt.endpoint.dimensions=8"}), 0);
   CAF_CHECK_EQUAL(server.stats(false).total.inputs, before + 1);
   auto lines = read_output();
   CAF_REQUIRE_EQUAL(lines.size(), 2u);

@@ -90,6 +90,8 @@ struct fixture {
 
   fixture() {
     cfg.endpoint.model = "m";
+    // Known length: no vector is held for dimension confirmation.
+    cfg.endpoint.dimensions = 2;
     cfg.http_pool.max_connections = 4;
     cfg.batching.linger_us = 0;
     cfg.retry.seed = 7;
