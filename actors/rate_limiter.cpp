@@ -10,6 +10,75 @@ namespace {
 using self_ptr = rate_limiter_impl::stateful_pointer<rate_limiter_state>;
 using time_point = caf::actor_clock::time_point;
 
+// -- shared budget (all no-ops when local only) -------------------------------------
+
+bool sharing(const rate_limiter_state& st) {
+  return st.lease && st.lease->current() == policy::lease_policy::mode::shared;
+}
+
+/// From the lease while the store answers, else from the local (share of the) budget.
+caf::timespan acquire(rate_limiter_state& st, uint32_t tokens, time_point now) {
+  if (sharing(st))
+    return st.lease->try_acquire(tokens, now);
+  if (st.lease && st.lease->paused_until() > now)
+    return st.lease->paused_until() - now; // a shared pause outlives a fallback
+  return st.policy->try_acquire(tokens, now);
+}
+
+void arm(self_ptr self, time_point at, time_point now) {
+  auto& st = self->state;
+  if (at < st.tick_at) {
+    st.tick_at = at;
+    self->delayed_send(self, at - now, caf::tick_atom::value);
+  }
+}
+
+void report(self_ptr self, policy::lease_policy::change c, time_point now) {
+  auto& st = self->state;
+  st.counters.shared_store_failures = st.lease->failed_calls();
+  if (c == policy::lease_policy::change::fell_back) {
+    ++st.counters.shared_budget_fallbacks;
+    st.policy->drain(now); // the local share starts empty: no burst per fallback
+    self->send(st.events, runtime_event{event_kind::shared_budget_fallback,
+                                        "rate_limiter", st.lease->last_error(), now});
+  } else if (c == policy::lease_policy::change::rejoined) {
+    self->send(st.events, runtime_event{event_kind::shared_budget_rejoined,
+                                        "rate_limiter", "", now});
+  }
+}
+
+void process(self_ptr self, time_point now);
+
+/// Sends the call to the store the lease policy wants, if any, and arms the timer for
+/// its next step. The limiter never waits for the answer.
+void pump(self_ptr self, time_point now) {
+  auto& st = self->state;
+  if (!st.lease)
+    return;
+  report(self, st.lease->on_tick(now), now);
+  uint64_t waiting_tokens = 0;
+  size_t n = 0;
+  for (auto i = st.queue.begin(); i != st.queue.end() && n < 64; ++i, ++n)
+    waiting_tokens += i->request.tokens;
+  if (auto ask = st.lease->next_ask(now, st.queue.size(), waiting_tokens)) {
+    ++st.counters.shared_store_calls;
+    auto seq = ask->seq;
+    auto answered = [self](shared_budget_grant& g) {
+      auto t = self->clock().now();
+      report(self, self->state.lease->on_answer(g, t), t);
+      process(self, t);
+    };
+    self->request(st.store, caf::infinite, std::move(*ask))
+      .then(answered, [answered, seq](caf::error& e) mutable {
+        shared_budget_grant g;
+        g.seq = seq;
+        g.error = "store actor: " + caf::to_string(e);
+        answered(g);
+      });
+  }
+  arm(self, st.lease->next_wakeup(now, st.queue.size()), now);
+}
+
 void reply(self_ptr self, rate_limiter_state::waiting& w, permit_status status,
            time_point now) {
   auto& c = self->state.counters;
@@ -28,10 +97,12 @@ void process(self_ptr self, time_point now) {
   auto next = time_point::max();
   while (!st.queue.empty()) {
     auto& front = st.queue.front();
-    auto wait = st.policy->try_acquire(front.request.tokens, now);
+    auto wait = acquire(st, front.request.tokens, now);
     if (wait.count() == 0) {
       reply(self, front, permit_status::granted, now);
-    } else if (now + wait > front.request.deadline) {
+    } else if (now + wait > front.request.deadline
+               && (!sharing(st) || st.lease->paused_until() > now)) {
+      // (A lease's wait is a hint, not a bound: only a pause says "too late".)
       reply(self, front, permit_status::denied_deadline, now);
     } else {
       next = now + wait;
@@ -49,10 +120,9 @@ void process(self_ptr self, time_point now) {
       ++i;
     }
   }
-  if (next < st.tick_at) {
-    st.tick_at = next;
-    self->delayed_send(self, next - now, caf::tick_atom::value);
-  }
+  if (next < time_point::max())
+    arm(self, next, now);
+  pump(self, now);
 }
 
 /// Learns from how one earlier permit ended.
@@ -60,6 +130,12 @@ void apply(self_ptr self, const permit_feedback& fb, time_point now) {
   auto& s = self->state;
   s.policy->reconcile(fb.reserved_tokens, fb.actual_tokens, now);
   s.policy->observe(fb.headers, now);
+  if (s.lease) {
+    s.lease->note_usage(fb.reserved_tokens, fb.actual_tokens);
+    if (s.policy->follows_headers())
+      s.lease->note_headers(fb.headers);
+    s.lease->note_pause(fb.pause, now);
+  }
   if (fb.pause.count() > 0) {
     auto before = s.policy->paused_until();
     s.policy->pause(fb.pause, now);
@@ -78,7 +154,8 @@ rate_limiter_impl::behavior_type
 rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
              rate_limiter_config cfg, event_sink_actor events) {
   auto& st = self->state;
-  st.policy = std::make_unique<policy::rate_limit_policy>(cfg, self->clock().now());
+  if (!st.policy)
+    st.policy = std::make_unique<policy::rate_limit_policy>(cfg, self->clock().now());
   st.max_queued = cfg.max_queued;
   st.events = std::move(events);
   return {
@@ -90,9 +167,12 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       for (auto& fb : req.feedback)
         apply(self, fb, now);
       req.feedback.clear();
+      if (s.lease)
+        s.lease->note_demand(req.tokens, now);
       if (s.queue.empty() && now <= req.deadline
-          && s.policy->try_acquire(req.tokens, now).count() == 0) {
+          && acquire(s, req.tokens, now).count() == 0) {
         ++s.counters.permits_granted;
+        pump(self, now);
         return permit_decision{req.ticket, permit_status::granted, caf::timespan{0}};
       }
       if (s.queue.size() >= s.max_queued) {
@@ -118,6 +198,19 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
     },
     [=](caf::get_atom) { return self->state.counters; },
   };
+}
+
+rate_limiter_impl::behavior_type
+shared_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
+                    rate_limiter_config cfg, shared_budget_args shared,
+                    event_sink_actor events) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  st.policy = std::make_unique<policy::rate_limit_policy>(fallback_share(cfg), now);
+  st.lease = std::make_unique<policy::lease_policy>(shared.lease, shared.seed, now);
+  st.store = self->spawn<caf::detached + caf::linked>(shared_budget_store,
+                                                      std::move(shared.store));
+  return rate_limiter(self, cfg, std::move(events));
 }
 
 } // namespace embedrt

@@ -25,8 +25,14 @@ event_sink_actor events_of(self_ptr self) {
 }
 
 void spawn_limiter(self_ptr self) {
-  self->state.limiter = self->spawn<caf::monitored>(
-    rate_limiter, self->state.args.config.rate_limiter, events_of(self));
+  auto& args = self->state.args;
+  if (args.shared_budget)
+    self->state.limiter
+      = self->spawn<caf::monitored>(shared_rate_limiter, args.config.rate_limiter,
+                                    *args.shared_budget, events_of(self));
+  else
+    self->state.limiter = self->spawn<caf::monitored>(
+      rate_limiter, args.config.rate_limiter, events_of(self));
 }
 
 void spawn_breaker(self_ptr self) {

@@ -42,6 +42,11 @@ struct runtime_counters {
   uint64_t permits_denied_queue_full = 0;
   uint64_t permits_denied_deadline = 0;
   uint64_t grants_paused_rate_limited = 0;
+  /// Calls to the shared budget's store (Redis), failed ones, and switches to the
+  /// local share because of them.
+  uint64_t shared_store_calls = 0;
+  uint64_t shared_store_failures = 0;
+  uint64_t shared_budget_fallbacks = 0;
   // -- circuit breaker ----------------------------------------------------------
   uint64_t breaker_opened = 0;
   uint64_t breaker_half_opened = 0;
@@ -83,7 +88,8 @@ typename Inspector::result_type inspect(Inspector& f, runtime_counters& x) {
            x.attempts_redispatched_worker_failed, x.retries_denied_budget,
            x.batches_split_rejected, x.waits_circuit_open, x.permits_granted,
            x.permits_denied_queue_full, x.permits_denied_deadline,
-           x.grants_paused_rate_limited, x.breaker_opened, x.breaker_half_opened,
+           x.grants_paused_rate_limited, x.shared_store_calls, x.shared_store_failures,
+           x.shared_budget_fallbacks, x.breaker_opened, x.breaker_half_opened,
            x.breaker_closed, x.calls_rejected_circuit_open, x.calls_completed,
            x.calls_expired_in_pool, x.workers_failed, x.workers_restarted,
            x.pools_restarted, x.connections_opened, x.responses_2xx, x.responses_429,
@@ -119,6 +125,9 @@ void runtime_counters::for_each(F&& f) const {
   f("permits_denied_queue_full", permits_denied_queue_full);
   f("permits_denied_deadline", permits_denied_deadline);
   f("grants_paused_rate_limited", grants_paused_rate_limited);
+  f("shared_store_calls", shared_store_calls);
+  f("shared_store_failures", shared_store_failures);
+  f("shared_budget_fallbacks", shared_budget_fallbacks);
   f("breaker_opened", breaker_opened);
   f("breaker_half_opened", breaker_half_opened);
   f("breaker_closed", breaker_closed);
@@ -153,6 +162,11 @@ enum class event_kind : uint8_t {
   runtime_unavailable,
   /// The runtime began to stop.
   shutdown_started,
+  /// The shared budget's store is unreachable, slow or failing: this process limits
+  /// itself to its local share; `detail` says why.
+  shared_budget_fallback,
+  /// The store answers again: this process shares the budget again.
+  shared_budget_rejoined,
 };
 
 const char* to_string(event_kind x);

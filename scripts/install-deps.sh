@@ -11,6 +11,8 @@ packages=(
   libsimdjson-dev                    # JSON for the float-heavy response path
   libcpp-httplib-dev                 # the bundled mock upstream
   libbenchmark-dev                   # Google Benchmark for bench/
+  libhiredis-dev                     # Redis client: budget shared across processes
+  redis-server                       # the shared-budget tests start their own Redis
   clang-format                       # style check (.clang-format)
 )
 if [[ "${EMBEDRT_BENCH_DEPS:-0}" == 1 ]]; then

@@ -261,8 +261,12 @@ std::string format_summary(const embed_job_summary& s) {
   std::snprintf(elapsed, sizeof(elapsed), "%.3f", s.elapsed_seconds);
   out << "  upstream requests:  " << s.upstream_requests << " (" << s.upstream_attempts
       << " attempts)\n"
-      << "  connections opened: " << s.connections_opened << "\n"
-      << "  elapsed:            " << elapsed << " s\n"
+      << "  connections opened: " << s.connections_opened << "\n";
+  if (s.shared_store_calls > 0)
+    out << "  shared budget:      " << s.shared_store_calls << " store calls, "
+        << s.shared_store_failures << " failed, " << s.shared_budget_fallbacks
+        << " fallbacks\n";
+  out << "  elapsed:            " << elapsed << " s\n"
       << "  vectors/s:          " << rate << "\n";
   return out.str();
 }
@@ -346,6 +350,11 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
                           - before.upstream_requests_formed;
   out.upstream_attempts = after.attempts_started - before.attempts_started;
   out.connections_opened = after.connections_opened - before.connections_opened;
+  out.shared_store_calls = after.shared_store_calls - before.shared_store_calls;
+  out.shared_store_failures = after.shared_store_failures
+                              - before.shared_store_failures;
+  out.shared_budget_fallbacks = after.shared_budget_fallbacks
+                                - before.shared_budget_fallbacks;
   return out.failed == 0 ? 0 : 1;
 }
 

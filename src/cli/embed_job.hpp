@@ -32,6 +32,11 @@ struct embed_job_summary {
   uint64_t upstream_requests = 0;
   uint64_t upstream_attempts = 0;
   uint64_t connections_opened = 0;
+  /// Shared budget (rate_limiter.shared_store): calls to Redis, failed ones, and
+  /// switches to the local share.
+  uint64_t shared_store_calls = 0;
+  uint64_t shared_store_failures = 0;
+  uint64_t shared_budget_fallbacks = 0;
   double elapsed_seconds = 0;
   double vectors_per_second = 0;
 };

@@ -58,6 +58,16 @@ void rate_limit_policy::reconcile(uint32_t reserved_tokens, int64_t actual_token
     tokens_.charge(static_cast<double>(actual_tokens - reserved), now);
 }
 
+void rate_limit_policy::drain(time_point now) {
+  for (auto* bucket : {&requests_, &tokens_}) {
+    if (bucket->unlimited())
+      continue;
+    auto level = bucket->available(now);
+    if (level > 0)
+      bucket->charge(level, now);
+  }
+}
+
 void rate_limit_policy::pause(duration pause, time_point now) {
   if (pause <= duration::zero())
     return;

@@ -23,11 +23,18 @@ public:
   /// Adjusts the token bucket once the real usage is known.
   void reconcile(uint32_t reserved_tokens, int64_t actual_tokens, time_point now);
 
+  /// Empties both buckets (they refill at their rate from `now`): a process that
+  /// falls back from a shared budget to its local share starts without a burst.
+  void drain(time_point now);
+
   /// A 429: grant nothing to anybody before `now + pause`.
   void pause(duration pause, time_point now);
 
   /// Caps the buckets to what the upstream says remains until its reset.
   void observe(const rate_limit_headers& headers, time_point now);
+
+  /// Whether x-ratelimit-* headers are followed (`follow_upstream_headers`).
+  bool follows_headers() const noexcept { return follow_headers_; }
 
   /// End of the current pause (in the past when none).
   time_point paused_until() const noexcept { return paused_until_; }
