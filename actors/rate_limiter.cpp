@@ -49,12 +49,12 @@ void report(self_ptr self, policy::lease_policy::change c, time_point now) {
 
 void process(self_ptr self, time_point now);
 
-/// Sends the call to the store the lease policy wants, if any, and arms the timer for
-/// its next step. The limiter never waits for the answer.
-void pump(self_ptr self, time_point now) {
+/// Sends the call to the store the lease policy wants, if any, and returns when the
+/// lease policy wants to be woken up next. The limiter never waits for the answer.
+time_point pump(self_ptr self, time_point now) {
   auto& st = self->state;
   if (!st.lease)
-    return;
+    return time_point::max();
   report(self, st.lease->on_tick(now), now);
   uint64_t waiting_tokens = 0;
   size_t n = 0;
@@ -76,7 +76,7 @@ void pump(self_ptr self, time_point now) {
         answered(g);
       });
   }
-  arm(self, st.lease->next_wakeup(now, st.queue.size()), now);
+  return st.lease->next_wakeup(now, st.queue.size());
 }
 
 void reply(self_ptr self, rate_limiter_state::waiting& w, permit_status status,
@@ -120,9 +120,10 @@ void process(self_ptr self, time_point now) {
       ++i;
     }
   }
+  // One timer for both the queue and the lease policy.
+  next = std::min(next, pump(self, now));
   if (next < time_point::max())
     arm(self, next, now);
-  pump(self, now);
 }
 
 /// Learns from how one earlier permit ended.
@@ -172,7 +173,8 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       if (s.queue.empty() && now <= req.deadline
           && acquire(s, req.tokens, now).count() == 0) {
         ++s.counters.permits_granted;
-        pump(self, now);
+        if (s.lease)
+          arm(self, pump(self, now), now);
         return permit_decision{req.ticket, permit_status::granted, caf::timespan{0}};
       }
       if (s.queue.size() >= s.max_queued) {
@@ -193,8 +195,13 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       process(self, now);
     },
     [=](caf::tick_atom) {
+      // A tick replaced by an earlier one still arrives: only the one armed last
+      // (the earliest pending) processes, so ticks never multiply.
+      auto now = self->clock().now();
+      if (now < self->state.tick_at)
+        return;
       self->state.tick_at = time_point::max();
-      process(self, self->clock().now());
+      process(self, now);
     },
     [=](caf::get_atom) { return self->state.counters; },
   };

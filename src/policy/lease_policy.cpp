@@ -8,9 +8,10 @@
 //   a pause set by another process reaches this one within about a horizon.
 // * Short of budget, a process asks again when the store says a request will be
 //   there, plus a random 0-50% of that wait (so the processes waiting take turns).
-// * One call at a time. An answer after `call_timeout` is stale and ignored (what the
-//   store granted with it is lost: under-use, never over-use).
-// * Any failure (error, timeout) falls back at once and drops the lease; probes then
+// * One call at a time. An answer after `call_timeout` is stale: it changes no mode,
+//   but what the store granted with it is kept (a lease is never lost).
+// * Any failure (error, timeout) falls back at once and sets the lease aside (it is
+//   not used by the local share; it is used on rejoin or given back); probes then
 //   follow a backoff from `retry_min` to `retry_max` (±20% jitter), and the first good
 //   answer rejoins. A pause travels again after a failure (it is idempotent: a max);
 //   usage reconciled during a failure is not resent.
@@ -182,8 +183,6 @@ lease_policy::change lease_policy::fail(std::string why, time_point now) {
   ++failed_calls_;
   last_error_ = std::move(why);
   next_ask_at_ = now + backoff_.delay(failures_, rng_);
-  held_requests_ = 0;
-  held_tokens_ = 0;
   pending_pause_ms_ = std::max(pending_pause_ms_, pending_pause_sent_);
   pending_pause_sent_ = 0;
   if (mode_ == mode::fallback)
@@ -194,8 +193,16 @@ lease_policy::change lease_policy::fail(std::string why, time_point now) {
 
 lease_policy::change lease_policy::on_answer(const shared_budget_grant& answer,
                                              time_point now) {
-  if (!in_flight_ || answer.seq != seq_)
+  if (!in_flight_ || answer.seq != seq_) {
+    // Stale (past its deadline): what the store granted with it is still this
+    // process's, so keep it (used on rejoin, or given back after the ttl).
+    if (answer.ok && answer.seq <= seq_) {
+      held_requests_ += std::clamp<int64_t>(answer.requests, 0, int64_t{1} << 40);
+      held_tokens_ += std::clamp<int64_t>(answer.tokens, 0, int64_t{1} << 50);
+      lease_at_ = now;
+    }
     return change::none;
+  }
   if (!answer.ok)
     return fail(answer.error.empty() ? "store error" : answer.error, now);
   in_flight_ = false;
@@ -242,16 +249,18 @@ lease_policy::change lease_policy::on_tick(time_point now) {
 time_point lease_policy::next_wakeup(time_point now, uint64_t waiting_requests) const {
   if (in_flight_)
     return std::max(sent_at_ + settings_.call_timeout, now + duration{1});
+  // When a call may become due; none is sent before `next_ask_at_` whatever the
+  // reason (so a timer never fires only to find nothing to do).
   auto result = time_point::max();
-  bool wants = mode_ == mode::fallback || waiting_requests > 0 || signals_pending();
-  if (wants)
-    result = std::max(next_ask_at_, now + duration{1});
+  if (mode_ == mode::fallback || waiting_requests > 0 || signals_pending())
+    result = now;
   if (held_requests_ > 0 || held_tokens_ > 0)
-    result = std::min(result, std::max(lease_at_ + settings_.ttl, now + duration{1}));
+    result = std::min(result, lease_at_ + settings_.ttl);
   if (demand_per_second(now) * seconds(settings_.horizon) >= 0.5)
-    result = std::min(result, std::max({last_sent_ + settings_.horizon, next_ask_at_,
-                                        now + duration{1}}));
-  return result;
+    result = std::min(result, last_sent_ + settings_.horizon);
+  if (result == time_point::max())
+    return result;
+  return std::max({result, next_ask_at_, now + duration{1}});
 }
 
 } // namespace embedrt::policy
