@@ -10,6 +10,75 @@ namespace {
 using self_ptr = rate_limiter_impl::stateful_pointer<rate_limiter_state>;
 using time_point = caf::actor_clock::time_point;
 
+// -- shared budget (all no-ops when local only) -------------------------------------
+
+bool sharing(const rate_limiter_state& st) {
+  return st.lease && st.lease->current() == policy::lease_policy::mode::shared;
+}
+
+/// From the lease while the store answers, else from the local (share of the) budget.
+caf::timespan acquire(rate_limiter_state& st, uint32_t tokens, time_point now) {
+  if (sharing(st))
+    return st.lease->try_acquire(tokens, now);
+  if (st.lease && st.lease->paused_until() > now)
+    return st.lease->paused_until() - now; // a shared pause outlives a fallback
+  return st.policy->try_acquire(tokens, now);
+}
+
+void arm(self_ptr self, time_point at, time_point now) {
+  auto& st = self->state;
+  if (at < st.tick_at) {
+    st.tick_at = at;
+    self->delayed_send(self, at - now, caf::tick_atom::value);
+  }
+}
+
+void report(self_ptr self, policy::lease_policy::change c, time_point now) {
+  auto& st = self->state;
+  st.counters.shared_store_failures = st.lease->failed_calls();
+  if (c == policy::lease_policy::change::fell_back) {
+    ++st.counters.shared_budget_fallbacks;
+    st.policy->drain(now); // the local share starts empty: no burst per fallback
+    self->send(st.events, runtime_event{event_kind::shared_budget_fallback,
+                                        "rate_limiter", st.lease->last_error(), now});
+  } else if (c == policy::lease_policy::change::rejoined) {
+    self->send(st.events, runtime_event{event_kind::shared_budget_rejoined,
+                                        "rate_limiter", "", now});
+  }
+}
+
+void process(self_ptr self, time_point now);
+
+/// Sends the call to the store the lease policy wants, if any, and returns when the
+/// lease policy wants to be woken up next. The limiter never waits for the answer.
+time_point pump(self_ptr self, time_point now) {
+  auto& st = self->state;
+  if (!st.lease)
+    return time_point::max();
+  report(self, st.lease->on_tick(now), now);
+  uint64_t waiting_tokens = 0;
+  size_t n = 0;
+  for (auto i = st.queue.begin(); i != st.queue.end() && n < 64; ++i, ++n)
+    waiting_tokens += i->request.tokens;
+  if (auto ask = st.lease->next_ask(now, st.queue.size(), waiting_tokens)) {
+    ++st.counters.shared_store_calls;
+    auto seq = ask->seq;
+    auto answered = [self](shared_budget_grant& g) {
+      auto t = self->clock().now();
+      report(self, self->state.lease->on_answer(g, t), t);
+      process(self, t);
+    };
+    self->request(st.store, caf::infinite, std::move(*ask))
+      .then(answered, [answered, seq](caf::error& e) mutable {
+        shared_budget_grant g;
+        g.seq = seq;
+        g.error = "store actor: " + caf::to_string(e);
+        answered(g);
+      });
+  }
+  return st.lease->next_wakeup(now, st.queue.size());
+}
+
 void reply(self_ptr self, rate_limiter_state::waiting& w, permit_status status,
            time_point now) {
   auto& c = self->state.counters;
@@ -28,10 +97,12 @@ void process(self_ptr self, time_point now) {
   auto next = time_point::max();
   while (!st.queue.empty()) {
     auto& front = st.queue.front();
-    auto wait = st.policy->try_acquire(front.request.tokens, now);
+    auto wait = acquire(st, front.request.tokens, now);
     if (wait.count() == 0) {
       reply(self, front, permit_status::granted, now);
-    } else if (policy::saturating_add(now, wait) > front.request.deadline) {
+    } else if (policy::saturating_add(now, wait) > front.request.deadline
+               && (!sharing(st) || st.lease->paused_until() > now)) {
+      // (A lease's wait is a hint, not a bound: only a pause says "too late".)
       reply(self, front, permit_status::denied_deadline, now);
     } else {
       next = policy::saturating_add(now, wait);
@@ -49,10 +120,10 @@ void process(self_ptr self, time_point now) {
       ++i;
     }
   }
-  if (next < st.tick_at) {
-    st.tick_at = next;
-    self->delayed_send(self, next - now, caf::tick_atom::value);
-  }
+  // One timer for both the queue and the lease policy.
+  next = std::min(next, pump(self, now));
+  if (next < time_point::max())
+    arm(self, next, now);
 }
 
 /// Learns from how one earlier permit ended.
@@ -63,6 +134,23 @@ void apply(self_ptr self, const permit_feedback& fb, time_point now) {
   s.counters.usage_reports_clamped += s.policy->usage_reports_clamped()
                                       - clamped_before;
   s.policy->observe(fb.headers, now);
+  if (s.lease) {
+    // What other processes will obey is bounded like what this one obeys.
+    auto hold = s.policy->max_upstream_hold();
+    s.lease->note_usage(fb.reserved_tokens,
+                        s.policy->bounded_usage(fb.reserved_tokens, fb.actual_tokens));
+    if (s.policy->follows_headers()) {
+      auto headers = fb.headers;
+      if (headers.reset_requests.count() >= 0)
+        headers.reset_requests = policy::clamp_upstream_duration(headers.reset_requests,
+                                                                 hold);
+      if (headers.reset_tokens.count() >= 0)
+        headers.reset_tokens = policy::clamp_upstream_duration(headers.reset_tokens,
+                                                               hold);
+      s.lease->note_headers(headers);
+    }
+    s.lease->note_pause(policy::clamp_upstream_duration(fb.pause, hold), now);
+  }
   if (fb.pause.count() > 0) {
     auto before = s.policy->paused_until();
     s.policy->pause(fb.pause, now);
@@ -84,8 +172,9 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
              rate_limiter_config cfg, event_sink_actor events,
              caf::timespan max_upstream_hold) {
   auto& st = self->state;
-  st.policy = std::make_unique<policy::rate_limit_policy>(cfg, self->clock().now(),
-                                                          max_upstream_hold);
+  if (!st.policy)
+    st.policy = std::make_unique<policy::rate_limit_policy>(cfg, self->clock().now(),
+                                                            max_upstream_hold);
   st.max_queued = cfg.max_queued;
   st.events = std::move(events);
   return {
@@ -97,9 +186,13 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       for (auto& fb : req.feedback)
         apply(self, fb, now);
       req.feedback.clear();
+      if (s.lease)
+        s.lease->note_demand(req.tokens, now);
       if (s.queue.empty() && now <= req.deadline
-          && s.policy->try_acquire(req.tokens, now).count() == 0) {
+          && acquire(s, req.tokens, now).count() == 0) {
         ++s.counters.permits_granted;
+        if (s.lease)
+          arm(self, pump(self, now), now);
         return permit_decision{req.ticket, permit_status::granted, caf::timespan{0}};
       }
       if (s.queue.size() >= s.max_queued) {
@@ -120,11 +213,30 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       process(self, now);
     },
     [=](caf::tick_atom) {
+      // A tick replaced by an earlier one still arrives: only the one armed last
+      // (the earliest pending) processes, so ticks never multiply.
+      auto now = self->clock().now();
+      if (now < self->state.tick_at)
+        return;
       self->state.tick_at = time_point::max();
-      process(self, self->clock().now());
+      process(self, now);
     },
     [=](caf::get_atom) { return self->state.counters; },
   };
+}
+
+rate_limiter_impl::behavior_type
+shared_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
+                    rate_limiter_config cfg, shared_budget_args shared,
+                    event_sink_actor events, caf::timespan max_upstream_hold) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  st.policy = std::make_unique<policy::rate_limit_policy>(fallback_share(cfg), now,
+                                                          max_upstream_hold);
+  st.lease = std::make_unique<policy::lease_policy>(shared.lease, shared.seed, now);
+  st.store = self->spawn<caf::detached + caf::linked>(shared_budget_store,
+                                                      std::move(shared.store));
+  return rate_limiter(self, cfg, std::move(events), max_upstream_hold);
 }
 
 } // namespace embedrt

@@ -6,7 +6,10 @@
 // `retry.max_retry_after_ms` cap), and the upstream's x-ratelimit-* headers cap the
 // buckets (the policy decides; this actor only queues, times and replies).
 //
-// Assumes one limiter per runtime (one API key); does not share state across processes.
+// Assumes one limiter per runtime (one API key). With `shared_store` set
+// (`shared_rate_limiter`), the budget is shared with other processes through Redis:
+// permits come out of leases (src/policy/lease_policy.hpp) and `policy` is the local
+// share used while the store is away.
 #pragma once
 
 #include <deque>
@@ -14,6 +17,7 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/shared_budget_store.hpp"
 #include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/policy/rate_limit_policy.hpp"
@@ -39,11 +43,20 @@ struct rate_limiter_state {
   caf::actor_clock::time_point tick_at = caf::actor_clock::time_point::max();
   event_sink_actor events;
   runtime_counters counters;
+  /// Shared budget only: the leases and the store actor (null when local only).
+  std::unique_ptr<policy::lease_policy> lease;
+  caf::actor store;
 };
 
 rate_limiter_impl::behavior_type
 rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
              rate_limiter_config cfg, event_sink_actor events,
              caf::timespan max_upstream_hold);
+
+/// A rate limiter whose budget is shared through Redis (see shared_budget_store.hpp).
+rate_limiter_impl::behavior_type
+shared_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
+                    rate_limiter_config cfg, shared_budget_args shared,
+                    event_sink_actor events, caf::timespan max_upstream_hold);
 
 } // namespace embedrt

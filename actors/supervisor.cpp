@@ -25,10 +25,16 @@ event_sink_actor events_of(self_ptr self) {
 }
 
 void spawn_limiter(self_ptr self) {
-  self->state.limiter = self->spawn<caf::monitored>(
-    rate_limiter, self->state.args.config.rate_limiter, events_of(self),
-    caf::timespan{
-      std::chrono::milliseconds{self->state.args.config.retry.max_retry_after_ms}});
+  auto& args = self->state.args;
+  auto max_hold
+    = caf::timespan{std::chrono::milliseconds{args.config.retry.max_retry_after_ms}};
+  if (args.shared_budget)
+    self->state.limiter
+      = self->spawn<caf::monitored>(shared_rate_limiter, args.config.rate_limiter,
+                                    *args.shared_budget, events_of(self), max_hold);
+  else
+    self->state.limiter = self->spawn<caf::monitored>(
+      rate_limiter, args.config.rate_limiter, events_of(self), max_hold);
 }
 
 void spawn_breaker(self_ptr self) {

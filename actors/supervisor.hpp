@@ -16,10 +16,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "actors/dispatcher.hpp"
 #include "actors/http_worker_pool.hpp"
+#include "actors/shared_budget_store.hpp"
 #include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/http/transport.hpp"
@@ -32,6 +34,8 @@ struct supervisor_args {
   /// Holds the API key: never printed, never put in a message.
   http::transport_settings transport;
   http::transport_factory make_transport;
+  /// The budget shared through Redis (`rate_limiter.shared_store`); none: local only.
+  std::optional<shared_budget_args> shared_budget;
 };
 
 /// The supervisor's full interface: the public one plus its pool restart timer

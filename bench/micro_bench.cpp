@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,10 @@
 #include "src/mock/mock_embeddings.hpp"
 #include "src/openai/embeddings_codec.hpp"
 #include "src/policy/breaker_policy.hpp"
+#include "src/policy/lease_policy.hpp"
 #include "src/policy/rate_limit_policy.hpp"
+#include "src/shared/budget_script.hpp"
+#include "src/shared/redis_client.hpp"
 
 using namespace embedrt;
 using namespace std::chrono_literals;
@@ -126,6 +130,62 @@ void BM_rate_limit_try_acquire(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_rate_limit_try_acquire);
+
+// The shared budget's per-permit path: a permit out of a lease held locally (what a
+// request normally costs), and the same with the lease refilled by a store answer
+// every `lease` permits (the bookkeeping of the calls, not their round trip).
+void BM_shared_lease_try_acquire(benchmark::State& state) {
+  policy::lease_settings s;
+  s.requests_per_minute = 100'000'000;
+  s.tokens_per_minute = 4'000'000'000;
+  auto now = policy::time_point{} + 1000s;
+  policy::lease_policy lease{s, 1, now};
+  auto lease_size = state.range(0);
+  for (auto _ : state) {
+    now += 1us;
+    lease.note_demand(12, now);
+    auto wait = lease.try_acquire(12, now);
+    if (wait != policy::duration::zero()) {
+      if (auto ask = lease.next_ask(now, 1, 12)) {
+        shared_budget_grant g;
+        g.seq = ask->seq;
+        g.ok = true;
+        g.requests = lease_size;
+        g.tokens = lease_size * 12;
+        lease.on_answer(g, now);
+      }
+      wait = lease.try_acquire(12, now);
+    }
+    benchmark::DoNotOptimize(wait);
+  }
+}
+BENCHMARK(BM_shared_lease_try_acquire)->Arg(10)->Arg(100);
+
+// One call to a real Redis (EMBEDRT_BENCH_REDIS=redis://127.0.0.1:PORT): the budget
+// script's round trip on loopback, which a permit pays only when its lease is empty.
+void BM_shared_store_round_trip(benchmark::State& state) {
+  auto url = std::getenv("EMBEDRT_BENCH_REDIS");
+  shared::redis_endpoint ep;
+  std::string problem;
+  if (url == nullptr || !shared::parse_redis_url(url, &ep, problem)) {
+    state.SkipWithError("set EMBEDRT_BENCH_REDIS=redis://127.0.0.1:PORT");
+    return;
+  }
+  shared::redis_client client{ep, ""};
+  std::vector<std::string> args{"100000000", "0", "1",  "1",  "0",  "0", "0",
+                                "0",         "0", "-1", "-1", "-1", "-1"};
+  std::vector<int64_t> out;
+  std::string error;
+  for (auto _ : state) {
+    if (!client.eval(shared::budget_script, "embedrt:budget:{bench}", args,
+                     std::chrono::milliseconds{1000}, out, error)) {
+      state.SkipWithError(error.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_shared_store_round_trip);
 
 void BM_breaker_check_record(benchmark::State& state) {
   circuit_breaker_config cfg;

@@ -24,3 +24,13 @@ if(NOT TARGET embedrt_caf::core)
     IMPORTED_LOCATION "${EMBEDRT_CAF_IO_LIBRARY}"
     INTERFACE_LINK_LIBRARIES embedrt_caf::core)
 endif()
+
+# hiredis (Debian libhiredis-dev, 0.14): the shared rate-limit budget's Redis client.
+if(NOT TARGET embedrt_hiredis::hiredis)
+  find_path(EMBEDRT_HIREDIS_INCLUDE_DIR hiredis/hiredis.h REQUIRED)
+  find_library(EMBEDRT_HIREDIS_LIBRARY hiredis REQUIRED)
+  add_library(embedrt_hiredis::hiredis UNKNOWN IMPORTED)
+  set_target_properties(embedrt_hiredis::hiredis PROPERTIES
+    IMPORTED_LOCATION "${EMBEDRT_HIREDIS_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${EMBEDRT_HIREDIS_INCLUDE_DIR}")
+endif()

@@ -124,6 +124,31 @@ struct rate_limiter_config {
   /// Follow `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` response headers.
   /// Default true.
   bool follow_upstream_headers = true;
+  // -- budget shared across processes (README "Shared budget across processes") --
+  /// Redis holding the budget shared by every process using the same key:
+  /// `redis://host[:port][/db]`. Empty: this process limits itself alone (default).
+  std::string shared_store;
+  /// Name of the shared budget; processes with the same name share it. Empty: derived
+  /// from the base URL and a hash of the API key (never the key itself).
+  std::string shared_name;
+  /// Name of the environment variable holding the Redis password (never the password
+  /// itself); unset or empty: no AUTH. Default EMBEDRT_REDIS_PASSWORD.
+  std::string shared_password_env = "EMBEDRT_REDIS_PASSWORD";
+  /// A lease covers this much of the process's recent demand, ms. Default 100, range
+  /// 1..10000.
+  uint32_t shared_lease_horizon_ms = 100;
+  /// Unused lease older than this is given back to the store, ms. Default 1000, range
+  /// 10..600000.
+  uint32_t shared_lease_ttl_ms = 1000;
+  /// Deadline of one Redis call (connect included), ms; past it the process falls
+  /// back to its local share. Default 500, range 1..1000.
+  uint32_t shared_call_timeout_ms = 500;
+  /// Processes expected to share the budget; the local share while Redis is away is
+  /// the budget divided by this. Default 2, range 1..100000.
+  uint32_t shared_expected_replicas = 2;
+  /// Local share of the budget while Redis is away, percent; 0: 100 /
+  /// shared_expected_replicas. Default 0, range 0..100.
+  uint32_t shared_fallback_percent = 0;
 };
 
 /// [embedrt.circuit_breaker] — one breaker per endpoint and model. It opens on

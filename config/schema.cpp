@@ -12,6 +12,8 @@
 #include <caf/config_value.hpp>
 #include <caf/expected.hpp>
 
+#include "src/shared/redis_url.hpp"
+
 namespace embedrt::schema {
 
 namespace {
@@ -62,6 +64,30 @@ void check_proxy(const std::string& key, const std::string& value,
                    "must be empty or a proxy URL "
                    "(http|https|socks4|socks4a|socks5|socks5h)://host[:port]",
                    quote(redact_userinfo(value))});
+}
+
+void check_shared_store(const std::string& key, const std::string& value,
+                        std::vector<config_error>& out) {
+  if (value.empty())
+    return;
+  std::string problem;
+  if (!shared::parse_redis_url(value, nullptr, problem))
+    out.push_back({key, problem, quote(redact_userinfo(value))});
+}
+
+void check_shared_name(const std::string& key, const std::string& value,
+                       std::vector<config_error>& out) {
+  auto bad = std::any_of(value.begin(), value.end(),
+                         [](unsigned char c) { return c <= ' ' || c >= 0x7f; });
+  if (bad || value.size() > 200)
+    out.push_back(
+      {key, "must be at most 200 printable characters without spaces", quote(value)});
+}
+
+void check_env_var_name(const std::string& key, const std::string& value,
+                        std::vector<config_error>& out) {
+  if (!is_env_var_name(value))
+    out.push_back({key, "must be an environment variable name", quote(value)});
 }
 
 // -- building rows ------------------------------------------------------------------
@@ -178,6 +204,24 @@ const std::vector<key_descriptor>& keys() {
             "permit requests waiting in FIFO order"),
     flag(EMBEDRT_KEY(rate_limiter, follow_upstream_headers),
          "follow x-ratelimit-remaining-* / x-ratelimit-reset-* response headers"),
+    text(EMBEDRT_KEY(rate_limiter, shared_store), "empty, or redis://host[:port][/db]",
+         check_shared_store, "Redis holding the budget shared across processes"),
+    text(EMBEDRT_KEY(rate_limiter, shared_name), "empty, or printable without spaces",
+         check_shared_name,
+         "name of the shared budget; empty: base URL + hash of the key"),
+    text(EMBEDRT_KEY(rate_limiter, shared_password_env), "an environment variable name",
+         check_env_var_name,
+         "environment variable holding the Redis password (never the password)"),
+    integer(EMBEDRT_KEY(rate_limiter, shared_lease_horizon_ms), 1, 10000,
+            "a lease covers this much recent demand, ms"),
+    integer(EMBEDRT_KEY(rate_limiter, shared_lease_ttl_ms), 10, 600000,
+            "unused lease older than this goes back to the store, ms"),
+    integer(EMBEDRT_KEY(rate_limiter, shared_call_timeout_ms), 1, 1000,
+            "deadline of one Redis call; past it the local share applies, ms"),
+    integer(EMBEDRT_KEY(rate_limiter, shared_expected_replicas), 1, 100000,
+            "processes expected to share the budget"),
+    integer(EMBEDRT_KEY(rate_limiter, shared_fallback_percent), 0, 100,
+            "local share while Redis is away, %; 0: 100 / expected replicas"),
     // [embedrt.circuit_breaker]
     integer(EMBEDRT_KEY(circuit_breaker, consecutive_failures), 0, 1000000,
             "open after this many consecutive failures; 0: off"),

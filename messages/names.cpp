@@ -65,10 +65,10 @@ const char* to_string(attempt_status x) {
 
 const char* to_string(event_kind x) {
   static constexpr const char* names[] = {
-    "breaker_transitioned", "grants_paused",     "retry_budget_exhausted",
-    "worker_failed",        "worker_restarted",  "pool_restarted",
-    "runtime_unavailable",  "encoding_switched", "shutdown_started",
-    "runtime_available",
+    "breaker_transitioned", "grants_paused",          "retry_budget_exhausted",
+    "worker_failed",        "worker_restarted",       "pool_restarted",
+    "runtime_unavailable",  "encoding_switched",      "shutdown_started",
+    "runtime_available",    "shared_budget_fallback", "shared_budget_rejoined",
   };
   return name_of(names, static_cast<size_t>(x));
 }

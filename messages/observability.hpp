@@ -53,6 +53,11 @@ struct runtime_counters {
   uint64_t grants_paused_rate_limited = 0;
   /// `usage.prompt_tokens` reports above a few times the reservation, clamped.
   uint64_t usage_reports_clamped = 0;
+  /// Calls to the shared budget's store (Redis), failed ones, and switches to the
+  /// local share because of them.
+  uint64_t shared_store_calls = 0;
+  uint64_t shared_store_failures = 0;
+  uint64_t shared_budget_fallbacks = 0;
   // -- circuit breaker ----------------------------------------------------------
   uint64_t breaker_opened = 0;
   uint64_t breaker_half_opened = 0;
@@ -95,7 +100,8 @@ typename Inspector::result_type inspect(Inspector& f, runtime_counters& x) {
            x.batches_split_rejected, x.waits_circuit_open, x.vectors_refused,
            x.vectors_held_unconfirmed, x.responses_encoding_mismatch, x.permits_granted,
            x.permits_denied_queue_full, x.permits_denied_deadline,
-           x.grants_paused_rate_limited, x.usage_reports_clamped, x.breaker_opened,
+           x.grants_paused_rate_limited, x.usage_reports_clamped, x.shared_store_calls,
+           x.shared_store_failures, x.shared_budget_fallbacks, x.breaker_opened,
            x.breaker_half_opened, x.breaker_closed, x.calls_rejected_circuit_open,
            x.calls_completed, x.calls_expired_in_pool, x.workers_failed,
            x.workers_restarted, x.pools_restarted, x.connections_opened,
@@ -135,6 +141,9 @@ void runtime_counters::for_each(F&& f) const {
   f("permits_denied_deadline", permits_denied_deadline);
   f("grants_paused_rate_limited", grants_paused_rate_limited);
   f("usage_reports_clamped", usage_reports_clamped);
+  f("shared_store_calls", shared_store_calls);
+  f("shared_store_failures", shared_store_failures);
+  f("shared_budget_fallbacks", shared_budget_fallbacks);
   f("breaker_opened", breaker_opened);
   f("breaker_half_opened", breaker_half_opened);
   f("breaker_closed", breaker_closed);
@@ -175,6 +184,11 @@ enum class event_kind : uint8_t {
   shutdown_started,
   /// The pool is back after a pause: the runtime accepts work again.
   runtime_available,
+  /// The shared budget's store is unreachable, slow or failing: this process limits
+  /// itself to its local share; `detail` says why.
+  shared_budget_fallback,
+  /// The store answers again: this process shares the budget again.
+  shared_budget_rejoined,
 };
 
 const char* to_string(event_kind x);

@@ -13,6 +13,7 @@
 #include "messages/lifecycle.hpp"
 #include "messages/observability.hpp"
 #include "messages/rate_limit.hpp"
+#include "messages/shared_budget.hpp"
 
 #define EMBEDRT_ADD_TYPE_ID(type) CAF_ADD_TYPE_ID(embedrt, (embedrt::type))
 
@@ -43,6 +44,8 @@ EMBEDRT_ADD_TYPE_ID(rate_limit_headers)
 EMBEDRT_ADD_TYPE_ID(release_credit)
 EMBEDRT_ADD_TYPE_ID(runtime_counters)
 EMBEDRT_ADD_TYPE_ID(runtime_event)
+EMBEDRT_ADD_TYPE_ID(shared_budget_ask)
+EMBEDRT_ADD_TYPE_ID(shared_budget_grant)
 EMBEDRT_ADD_TYPE_ID(shutdown_report)
 EMBEDRT_ADD_TYPE_ID(worker_joined)
 CAF_END_TYPE_ID_BLOCK(embedrt)

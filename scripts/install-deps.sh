@@ -11,6 +11,8 @@ packages=(
   libsimdjson-dev                    # JSON for the float-heavy response path
   libcpp-httplib-dev                 # the bundled mock upstream
   libbenchmark-dev                   # Google Benchmark for bench/
+  libhiredis-dev                     # Redis client: budget shared across processes
+  redis-server                       # the shared-budget tests start their own Redis
   clang-format                       # style check (.clang-format)
   nginx-light openssl                # TLS (HTTP/1.1 + HTTP/2) front for integration.tls_upstream;
                                      # also the static upstream of bench/ baseline cells

@@ -199,6 +199,8 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   }
   supervisor_args args;
   args.config = cfg;
+  args.shared_budget = make_shared_budget_args(
+    cfg.rate_limiter, endpoint.embeddings_url, endpoint.api_key);
   args.transport.url = endpoint.embeddings_url;
   args.transport.api_key = std::move(endpoint.api_key);
   args.transport.ca_bundle = cfg.endpoint.ca_bundle;

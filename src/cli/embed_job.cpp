@@ -335,6 +335,10 @@ std::string format_summary(const embed_job_summary& s) {
                 static_cast<double>(s.latency_p50.count()) / 1000.0,
                 static_cast<double>(s.latency_p99.count()) / 1000.0);
   out << "  latency p50 / p99:  " << buf << "\n";
+  if (s.shared_store_calls > 0)
+    out << "  shared budget:      " << s.shared_store_calls << " store calls, "
+        << s.shared_store_failures << " failed, " << s.shared_budget_fallbacks
+        << " fallbacks\n";
   out << "  reorder window peak: " << s.reorder_peak_lines << " lines, "
       << (s.reorder_peak_bytes + 1023) / 1024 << " KiB\n";
   std::snprintf(buf, sizeof(buf), "%.3f", s.elapsed_seconds);
@@ -636,6 +640,11 @@ int run_embed_job(runtime& rt, const embed_job_options& opts, embed_job_summary&
   out.breaker_openings = after.breaker_opened - before.breaker_opened;
   out.sheds = after.requests_shed_overloaded - before.requests_shed_overloaded;
   out.connections_opened = after.connections_opened - before.connections_opened;
+  out.shared_store_calls = after.shared_store_calls - before.shared_store_calls;
+  out.shared_store_failures = after.shared_store_failures
+                              - before.shared_store_failures;
+  out.shared_budget_fallbacks = after.shared_budget_fallbacks
+                                - before.shared_budget_fallbacks;
   if (signals != nullptr)
     signals->on_signal(nullptr, nullptr);
   return rc;

@@ -67,6 +67,11 @@ struct embed_job_summary {
   std::chrono::microseconds latency_p99{0};
   uint64_t reorder_peak_lines = 0;
   uint64_t reorder_peak_bytes = 0;
+  /// Shared budget (rate_limiter.shared_store): calls to Redis, failed ones, and
+  /// switches to the local share.
+  uint64_t shared_store_calls = 0;
+  uint64_t shared_store_failures = 0;
+  uint64_t shared_budget_fallbacks = 0;
   double elapsed_seconds = 0;
   double vectors_per_second = 0;
   /// Where the result is (or the partial file when interrupted).

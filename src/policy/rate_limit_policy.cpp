@@ -51,21 +51,38 @@ duration rate_limit_policy::try_acquire(uint32_t tokens, time_point now) {
   return duration::zero();
 }
 
+int64_t rate_limit_policy::bounded_usage(uint32_t reserved_tokens,
+                                         int64_t actual_tokens) noexcept {
+  // reserved < 2^32, so the bound cannot overflow.
+  auto bound = static_cast<int64_t>(reserved_tokens) * usage_factor
+               + usage_slack_tokens;
+  return std::min(actual_tokens, bound);
+}
+
 void rate_limit_policy::reconcile(uint32_t reserved_tokens, int64_t actual_tokens,
                                   time_point now) {
   if (actual_tokens < 0)
     return;
   auto reserved = static_cast<int64_t>(reserved_tokens);
-  // reserved < 2^32, so the bound cannot overflow.
-  auto bound = reserved * usage_factor + usage_slack_tokens;
-  if (actual_tokens > bound) {
-    actual_tokens = bound;
+  if (auto bounded = bounded_usage(reserved_tokens, actual_tokens);
+      bounded < actual_tokens) {
+    actual_tokens = bounded;
     ++usage_reports_clamped_;
   }
   if (actual_tokens < reserved)
     tokens_.put_back(static_cast<double>(reserved - actual_tokens), now);
   else if (actual_tokens > reserved)
     tokens_.charge(static_cast<double>(actual_tokens - reserved), now);
+}
+
+void rate_limit_policy::drain(time_point now) {
+  for (auto* bucket : {&requests_, &tokens_}) {
+    if (bucket->unlimited())
+      continue;
+    auto level = bucket->available(now);
+    if (level > 0)
+      bucket->charge(level, now);
+  }
 }
 
 void rate_limit_policy::pause(duration pause, time_point now) {

@@ -37,6 +37,17 @@ public:
   /// ever.
   void reconcile(uint32_t reserved_tokens, int64_t actual_tokens, time_point now);
 
+  /// `actual_tokens` bounded as `reconcile` believes it (negative: unknown, kept).
+  static int64_t bounded_usage(uint32_t reserved_tokens,
+                               int64_t actual_tokens) noexcept;
+
+  /// The cap on every upstream-given duration (`retry.max_retry_after_ms`).
+  duration max_upstream_hold() const noexcept { return max_hold_; }
+
+  /// Empties both buckets (they refill at their rate from `now`): a process that
+  /// falls back from a shared budget to its local share starts without a burst.
+  void drain(time_point now);
+
   /// A 429: grant nothing to anybody before `now + pause` (pause capped at
   /// `max_upstream_hold`).
   void pause(duration pause, time_point now);
@@ -44,6 +55,9 @@ public:
   /// Caps the buckets to what the upstream says remains until its reset (a reset
   /// further away than `max_upstream_hold` counts as that far).
   void observe(const rate_limit_headers& headers, time_point now);
+
+  /// Whether x-ratelimit-* headers are followed (`follow_upstream_headers`).
+  bool follows_headers() const noexcept { return follow_headers_; }
 
   /// End of the current pause (in the past when none).
   time_point paused_until() const noexcept { return paused_until_; }

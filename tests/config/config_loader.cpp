@@ -583,6 +583,9 @@ runtime_config everything_changed() {
   result.endpoint.encoding_format = "float";
   result.endpoint.ca_bundle = "/etc/ssl/my ca;bundle.pem";
   result.endpoint.proxy = "http://proxy.example.com:3128";
+  result.rate_limiter.shared_store = "redis://127.0.0.7:6380/2";
+  result.rate_limiter.shared_name = "team-a/embeddings";
+  result.rate_limiter.shared_password_env = "EMBEDRT_ALT_REDIS_PASSWORD";
   return result;
 }
 

@@ -202,6 +202,47 @@ const std::vector<row> rule_rows = {
   {[](auto& c) { c.rate_limiter.max_queued = 10000001; },
    "embedrt.rate_limiter.max_queued: must be an integer in [1, 10000000], got "
    "10000001"},
+  {[](auto& c) { c.rate_limiter.shared_store = "http://localhost:6379"; },
+   R"(embedrt.rate_limiter.shared_store: must be empty or redis://host[:port][/db], got "http://localhost:6379")"},
+  {[](auto& c) { c.rate_limiter.shared_store = "rediss://localhost"; },
+   R"(embedrt.rate_limiter.shared_store: rediss:// (TLS) is not supported by hiredis 0.14; use redis:// on a trusted network or a TLS tunnel, got "rediss://localhost")"},
+  {[](auto& c) { c.rate_limiter.shared_store = "redis://localhost:0"; },
+   R"(embedrt.rate_limiter.shared_store: port must be in [1, 65535], got "redis://localhost:0")"},
+  {[](auto& c) { c.rate_limiter.shared_store = "redis://:secret@localhost/1"; },
+   R"(embedrt.rate_limiter.shared_store: must not hold a password (it is read from the variable named by shared_password_env), got "redis://***@localhost/1")"},
+  {[](auto& c) { c.rate_limiter.shared_store = "redis://localhost/x"; },
+   R"(embedrt.rate_limiter.shared_store: database must be an integer in [0, 1000000], got "redis://localhost/x")"},
+  {[](auto& c) { c.rate_limiter.shared_name = "two words"; },
+   R"(embedrt.rate_limiter.shared_name: must be at most 200 printable characters without spaces, got "two words")"},
+  {[](auto& c) { c.rate_limiter.shared_password_env = "pass word"; },
+   R"(embedrt.rate_limiter.shared_password_env: must be an environment variable name, got "pass word")"},
+  {[](auto& c) { c.rate_limiter.shared_lease_horizon_ms = 0; },
+   "embedrt.rate_limiter.shared_lease_horizon_ms: must be an integer in [1, 10000], "
+   "got 0"},
+  {[](auto& c) { c.rate_limiter.shared_lease_horizon_ms = 10001; },
+   "embedrt.rate_limiter.shared_lease_horizon_ms: must be an integer in [1, 10000], "
+   "got 10001"},
+  {[](auto& c) { c.rate_limiter.shared_lease_ttl_ms = 9; },
+   "embedrt.rate_limiter.shared_lease_ttl_ms: must be an integer in [10, 600000], "
+   "got 9"},
+  {[](auto& c) { c.rate_limiter.shared_lease_ttl_ms = 600001; },
+   "embedrt.rate_limiter.shared_lease_ttl_ms: must be an integer in [10, 600000], "
+   "got 600001"},
+  {[](auto& c) { c.rate_limiter.shared_call_timeout_ms = 0; },
+   "embedrt.rate_limiter.shared_call_timeout_ms: must be an integer in [1, 1000], "
+   "got 0"},
+  {[](auto& c) { c.rate_limiter.shared_call_timeout_ms = 1001; },
+   "embedrt.rate_limiter.shared_call_timeout_ms: must be an integer in [1, 1000], "
+   "got 1001"},
+  {[](auto& c) { c.rate_limiter.shared_expected_replicas = 0; },
+   "embedrt.rate_limiter.shared_expected_replicas: must be an integer in [1, 100000], "
+   "got 0"},
+  {[](auto& c) { c.rate_limiter.shared_expected_replicas = 100001; },
+   "embedrt.rate_limiter.shared_expected_replicas: must be an integer in [1, 100000], "
+   "got 100001"},
+  {[](auto& c) { c.rate_limiter.shared_fallback_percent = 101; },
+   "embedrt.rate_limiter.shared_fallback_percent: must be an integer in [0, 100], "
+   "got 101"},
   // [embedrt.circuit_breaker]
   {[](auto& c) { c.circuit_breaker.consecutive_failures = 1000001; },
    "embedrt.circuit_breaker.consecutive_failures: must be an integer in [0, 1000000], "
