@@ -1,5 +1,7 @@
 #include "src/cli/json_scan.hpp"
 
+#include "src/text/utf8.hpp"
+
 #include <vector>
 
 namespace embedrt::cli {
@@ -154,24 +156,6 @@ size_t skip_number(std::string_view s, size_t i) {
       ++i;
   }
   return i;
-}
-
-void append_utf8(std::string& out, unsigned long cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 } // namespace
@@ -340,7 +324,7 @@ std::string unescape_json_string(std::string_view raw) {
             i += 6;
           }
         }
-        append_utf8(out, cp);
+        text::append_utf8(out, static_cast<uint32_t>(cp));
         break;
       }
       default: // '"', '\\', '/'

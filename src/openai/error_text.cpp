@@ -12,6 +12,8 @@
 //   key, which is redacted wherever it appears.
 #include "src/openai/error_text.hpp"
 
+#include "src/text/utf8.hpp"
+
 #include <algorithm>
 #include <cstdint>
 
@@ -153,6 +155,11 @@ secret_match header_secret_at(std::string_view text, size_t pos) {
   std::string_view name;
   auto value = secret_header_value_at(text, pos, name);
   if (value == std::string_view::npos)
+    return {};
+  // "Authorization: Authorization: KEY": the value is another secret header, which
+  // is matched on its own when the scan reaches it.
+  std::string_view inner;
+  if (secret_header_value_at(text, value, inner) != std::string_view::npos)
     return {};
   auto end = skip_token(text, value);
   if (end == value)
@@ -357,24 +364,6 @@ private:
     return value;
   }
 
-  static void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   /// A JSON string at i_, decoded into `out` (null: skipped) up to `max_out` bytes.
   scan_result string(std::string* out, size_t max_out) {
     if (at_end())
@@ -431,7 +420,7 @@ private:
           if (code >= 0xD800 && code <= 0xDFFF)
             utf8 = std::string{utf8_replacement_character};
           else
-            append_utf8(utf8, code);
+            text::append_utf8(utf8, code);
           put(utf8);
           break;
         }

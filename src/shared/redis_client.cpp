@@ -1,7 +1,9 @@
 #include "src/shared/redis_client.hpp"
 
 #include <memory>
+#include <string>
 #include <sys/time.h>
+#include <vector>
 
 #include <hiredis/hiredis.h>
 
@@ -25,6 +27,30 @@ bool remaining(clock_type::time_point deadline, timeval& tv) {
   tv.tv_sec = static_cast<time_t>(left.count() / 1000000);
   tv.tv_usec = static_cast<suseconds_t>(left.count() % 1000000);
   return true;
+}
+
+/// Sends one command with what is left until `deadline` as its timeout. Null (and
+/// `error` set) when no time is left or the connection failed; otherwise the reply,
+/// which may be a Redis error. The message names only the command, never its
+/// arguments (AUTH carries the password).
+reply_ptr run_command(redisContext* ctx, const std::vector<std::string>& argv,
+                      clock_type::time_point deadline, std::string& error) {
+  timeval left{};
+  if (!remaining(deadline, left) || redisSetTimeout(ctx, left) != REDIS_OK) {
+    error = argv[0] + ": deadline passed";
+    return nullptr;
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (auto& a : argv) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  reply_ptr r{static_cast<redisReply*>(
+    redisCommandArgv(ctx, static_cast<int>(ptrs.size()), ptrs.data(), lens.data()))};
+  if (!r)
+    error = argv[0] + " failed: " + std::string{ctx->errstr};
+  return r;
 }
 
 } // namespace
@@ -58,26 +84,10 @@ bool redis_client::connect(clock_type::time_point deadline, std::string& error) 
     return false;
   }
   auto command = [&](std::vector<std::string> argv) -> bool {
-    timeval left{};
-    if (!remaining(deadline, left) || redisSetTimeout(ctx_, left) != REDIS_OK) {
-      error = "deadline passed while connecting";
-      return false;
-    }
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (auto& a : argv) {
-      ptrs.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    reply_ptr r{static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(ptrs.size()), ptrs.data(), lens.data()))};
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      // The password is never part of the message: only the command's name is.
-      error = argv[0] + " failed: "
-              + (r ? std::string{r->str, r->len} : std::string{ctx_->errstr});
-      return false;
-    }
-    return true;
+    auto r = run_command(ctx_, argv, deadline, error);
+    if (r && r->type == REDIS_REPLY_ERROR)
+      error = argv[0] + " failed: " + std::string{r->str, r->len};
+    return r && r->type != REDIS_REPLY_ERROR;
   };
   if ((!password_.empty() && !command({"AUTH", password_}))
       || (endpoint_.db != 0 && !command({"SELECT", std::to_string(endpoint_.db)}))) {
@@ -94,23 +104,8 @@ bool redis_client::eval(const char* script, const std::string& key,
   auto deadline = clock_type::now() + timeout;
   if (ctx_ == nullptr && !connect(deadline, error))
     return false;
-  auto run = [&](std::vector<std::string> argv) -> reply_ptr {
-    timeval left{};
-    if (!remaining(deadline, left) || redisSetTimeout(ctx_, left) != REDIS_OK) {
-      error = "deadline passed";
-      return nullptr;
-    }
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (auto& a : argv) {
-      ptrs.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    reply_ptr r{static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(ptrs.size()), ptrs.data(), lens.data()))};
-    if (!r)
-      error = argv[0] + " failed: " + std::string{ctx_->errstr};
-    return r;
+  auto run = [&](std::vector<std::string> argv) {
+    return run_command(ctx_, argv, deadline, error);
   };
   auto load = [&]() {
     auto r = run({"SCRIPT", "LOAD", script});

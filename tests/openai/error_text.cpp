@@ -54,6 +54,8 @@ CAF_TEST(echoed key headers and fields are redacted whatever the key looks like)
      "Authorization: [redacted] Authorization: [redacted]"},
     {"authorization: Bearer Bearer abcdefgh1234 rest",
      "authorization: [redacted] rest"},
+    {"Authorization: Authorization: abcdefgh1234 hr",
+     "Authorization: Authorization: [redacted] hr"},
   };
   for (auto& r : rows) {
     CAF_CHECK_EQUAL(redact_secrets(r.text), r.redacted);
