@@ -164,27 +164,25 @@ secret_match header_secret_at(std::string_view text, size_t pos) {
   auto end = skip_token(text, value);
   if (end == value)
     return {};
-  // "Basic dXNlcjpwYXNz", "c Bearer KEY", "Bearer Bearer KEY": a scheme word takes
-  // the token after it, however many schemes stand in a row or wherever one follows
-  // the first token, so no credentials are left behind. A following secret header
-  // name ends the value: that one is matched on its own.
-  if (name == "authorization") {
-    auto last = value;
-    for (;;) {
-      auto next = skip_blanks(text, end);
-      if (next == end || next >= text.size())
-        break;
-      std::string_view other;
-      if (secret_header_value_at(text, next, other) != std::string_view::npos)
-        break;
-      auto more = skip_token(text, next);
-      if (more == next)
-        break;
-      if (!is_auth_scheme(text, last, end) && !is_auth_scheme(text, next, more))
-        break;
-      last = next;
-      end = more;
-    }
+  // "Basic dXNlcjpwYXNz", "c Bearer KEY", "api-key: Bearer Bearer KEY": a scheme
+  // word takes the token after it, however many schemes stand in a row or wherever
+  // one follows the first token, so no credentials are left behind. A following
+  // secret header name ends the value: that one is matched on its own.
+  auto last = value;
+  for (;;) {
+    auto next = skip_blanks(text, end);
+    if (next == end || next >= text.size())
+      break;
+    std::string_view other;
+    if (secret_header_value_at(text, next, other) != std::string_view::npos)
+      break;
+    auto more = skip_token(text, next);
+    if (more == next)
+      break;
+    if (!is_auth_scheme(text, last, end) && !is_auth_scheme(text, next, more))
+      break;
+    last = next;
+    end = more;
   }
   return {end - pos, value - pos};
 }
@@ -212,6 +210,10 @@ secret_match secret_at(std::string_view text, size_t pos, std::string_view api_k
       auto token = skip_blanks(text, end);
       if (token == end)
         break;
+      // "Bearer Authorization: KEY": the header is matched on its own.
+      std::string_view header;
+      if (secret_header_value_at(text, token, header) != std::string_view::npos)
+        break;
       auto token_end = skip_token(text, token);
       if (token_end == token)
         break;
@@ -221,8 +223,15 @@ secret_match secret_at(std::string_view text, size_t pos, std::string_view api_k
     }
     return end > pos + 6 ? secret_match{end - pos, 0} : secret_match{};
   }
-  if (c == 'a' || c == 'A' || c == 'x' || c == 'X')
-    return header_secret_at(text, pos);
+  if (c == 'a' || c == 'A' || c == 'x' || c == 'X') {
+    auto m = header_secret_at(text, pos);
+    // The header name is kept, unless the configured key hides in it (a short key
+    // such as "uthoriza"): then nothing of the match is kept.
+    if (m.keep > 0 && api_key.size() >= min_configured_key_bytes
+        && text.substr(pos, m.keep).find(api_key) != std::string_view::npos)
+      m.keep = 0;
+    return m;
+  }
   return {};
 }
 

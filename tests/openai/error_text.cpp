@@ -56,6 +56,8 @@ CAF_TEST(echoed key headers and fields are redacted whatever the key looks like)
      "authorization: [redacted] rest"},
     {"Authorization: Authorization: abcdefgh1234 hr",
      "Authorization: Authorization: [redacted] hr"},
+    {"Bearer Authorization: abcdefgh1234 (", "Bearer Authorization: [redacted] ("},
+    {"rer api-key: Bearer abcdefgh1234 x", "rer api-key: [redacted] x"},
   };
   for (auto& r : rows) {
     CAF_CHECK_EQUAL(redact_secrets(r.text), r.redacted);
@@ -77,6 +79,8 @@ CAF_TEST(the configured key is redacted wherever it appears) {
   }
   // A short configured value would redact ordinary words: not searched for.
   CAF_CHECK_EQUAL(redact_secrets("the model", "model"), "the model");
+  // A key hidden in an echoed header's name (fuzz finding): the name goes too.
+  CAF_CHECK_EQUAL(redact_secrets("Authorization:hrt x", "uthoriza"), "[redacted] x");
 }
 
 CAF_TEST(the error message is found by a scan without a tree) {
