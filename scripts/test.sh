@@ -20,4 +20,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp}
 cd "$dir"
-ctest --output-on-failure --no-tests=error -j "${EMBEDRT_TEST_JOBS:-2}" "$@"
+# Suites labelled "wallclock" (several runtimes and a real Redis against wall-clock
+# bounds) run alone afterwards and get one retry: a failure twice in a row fails.
+ctest --output-on-failure --no-tests=error -j "${EMBEDRT_TEST_JOBS:-2}" -LE wallclock "$@"
+ctest --output-on-failure --no-tests=ignore -L wallclock --repeat until-pass:2 "$@"
