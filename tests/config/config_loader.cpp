@@ -19,6 +19,7 @@
 
 #include "config/config_loader.hpp"
 #include "config/schema.hpp"
+#include "tests/support/scoped_env.hpp"
 
 using namespace embedrt;
 
@@ -114,30 +115,7 @@ private:
   std::vector<char*> ptrs_;
 };
 
-/// Sets (or unsets) an environment variable for one scope.
-class scoped_env {
-public:
-  scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
-    if (auto old = std::getenv(name))
-      old_ = old;
-    if (value)
-      setenv(name, value->c_str(), 1);
-    else
-      unsetenv(name);
-  }
-  ~scoped_env() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
-private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using embedrt::test::scoped_env;
 
 struct row {
   std::string ini;

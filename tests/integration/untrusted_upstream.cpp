@@ -12,6 +12,7 @@
 #include "src/http/curl_transport.hpp"
 #include "src/mock/mock_server.hpp"
 #include "tests/support/loopback_server.hpp"
+#include "tests/support/scoped_env.hpp"
 
 // Issue 10: an upstream is untrusted input. The real path (host API -> actors ->
 // libcurl) against the mock or a loopback listener on 127.0.0.1; every wait bounded.
@@ -33,30 +34,7 @@ size_t peak_rss_kib() {
   return 0;
 }
 
-/// Sets (or unsets, with nullopt) an environment variable for one scope.
-class scoped_env {
-public:
-  scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
-    if (auto old = std::getenv(name))
-      old_ = old;
-    if (value)
-      setenv(name, value->c_str(), 1);
-    else
-      unsetenv(name);
-  }
-  ~scoped_env() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
-private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using embedrt::test::scoped_env;
 
 /// Every proxy variable libcurl reads points at `proxy`; no exemptions.
 struct proxy_env {
