@@ -330,6 +330,22 @@ bool io_loop::deliver(connection& c) {
   return flush(c);
 }
 
+io_loop::send_outcome io_loop::send_some(connection& c, const std::string& data) {
+  auto n = ::send(c.fd, data.data() + c.out_off, data.size() - c.out_off, MSG_NOSIGNAL);
+  if (n > 0) {
+    c.out_off += static_cast<size_t>(n);
+    return send_outcome::progressed;
+  }
+  if (n < 0 && errno == EINTR)
+    return send_outcome::progressed;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    set_want_out(c, true);
+    return send_outcome::would_block;
+  }
+  close_conn(c);
+  return send_outcome::closed;
+}
+
 bool io_loop::flush(connection& c) {
   auto& data = c.reply.data;
   // An endless body refills `data` a bounded number of times per call, then waits
@@ -347,36 +363,18 @@ bool io_loop::flush(connection& c) {
       data.assign(size_t{64} << 10, 'A');
       c.out_off = 0;
     }
-    auto n = ::send(c.fd, data.data() + c.out_off, data.size() - c.out_off,
-                    MSG_NOSIGNAL);
-    if (n > 0) {
-      c.out_off += static_cast<size_t>(n);
-      continue;
+    switch (send_some(c, data)) {
+      case send_outcome::progressed: continue;
+      case send_outcome::would_block: return true;
+      case send_outcome::closed: return false;
     }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      set_want_out(c, true);
-      return true;
-    }
-    close_conn(c);
-    return false;
   }
   while (c.out_off < data.size()) {
-    auto n = ::send(c.fd, data.data() + c.out_off, data.size() - c.out_off,
-                    MSG_NOSIGNAL);
-    if (n > 0) {
-      c.out_off += static_cast<size_t>(n);
-      continue;
+    switch (send_some(c, data)) {
+      case send_outcome::progressed: continue;
+      case send_outcome::would_block: return true;
+      case send_outcome::closed: return false;
     }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      set_want_out(c, true);
-      return true;
-    }
-    close_conn(c);
-    return false;
   }
   set_want_out(c, false);
   // Keep the buffer of a typical response for the next one; give big ones back.

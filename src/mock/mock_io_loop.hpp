@@ -156,6 +156,10 @@ private:
   bool start_reply(connection& c, mock_reply reply);
   bool deliver(connection& c);
   bool flush(connection& c);
+  /// One send of what is left of `data` from `c.out_off`; on `would_block` EPOLLOUT is
+  /// armed, on `closed` the connection is gone.
+  enum class send_outcome { progressed, would_block, closed };
+  send_outcome send_some(connection& c, const std::string& data);
   bool bad_request(connection& c, int status, std::string_view why);
 
   void set_want_out(connection& c, bool on);
