@@ -37,6 +37,7 @@
 #include "messages/lifecycle.hpp"
 #include "messages/observability.hpp"
 #include "messages/rate_limit.hpp"
+#include "messages/trace.hpp"
 #include "src/dispatch/timer_queue.hpp"
 #include "src/policy/clock.hpp"
 #include "src/policy/dimension_learner.hpp"
@@ -67,6 +68,9 @@ public:
   /// Call `on_timer` at (or soon after) `at`.
   virtual void wake_at(time_point at) = 0;
   virtual void publish(event_kind kind, std::string detail) = 0;
+  /// Request `trace.request_id` got its answer (after `answer`/`fail`); for metrics and
+  /// the host's on_request_done hook.
+  virtual void request_done(const request_trace& trace) { (void)trace; }
 };
 
 class dispatcher_core {

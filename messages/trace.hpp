@@ -1,0 +1,52 @@
+// One record per answered request, for hosts that emit spans or their own logs
+// (runtime_options::on_request_done). Plain data, built by the dispatcher core when a
+// request gets its answer; never sent as a CAF message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/embedding.hpp"
+#include "messages/errors.hpp"
+#include "messages/http.hpp"
+
+namespace embedrt {
+
+/// One upstream attempt that carried (part of) the request.
+struct attempt_trace {
+  attempt_status status = attempt_status::succeeded;
+  /// The HTTP status when the upstream answered, else 0.
+  uint16_t http_status = 0;
+  /// Time on the wire (send to result).
+  std::chrono::nanoseconds duration{0};
+  /// The upstream request (batch) this attempt belonged to.
+  uint64_t batch_id = 0;
+  /// Inputs in that upstream request.
+  uint32_t batch_inputs = 0;
+};
+
+struct request_trace {
+  /// The dispatcher's id of the request (unique per runtime, not the host's).
+  uint64_t request_id = 0;
+  lane request_lane = lane::interactive;
+  /// Model name as sent upstream (the request's, else the configured one).
+  std::string model;
+  uint32_t inputs = 0;
+  /// `embed_errc::none` when the vectors were delivered.
+  embed_errc outcome = embed_errc::none;
+  /// Admission to answer.
+  std::chrono::nanoseconds total{0};
+  /// Admission to the first attempt on the wire (the whole time when none was sent).
+  std::chrono::nanoseconds queue{0};
+  /// Summed waits for rate-limit permits and breaker verdicts over its attempts.
+  std::chrono::nanoseconds permit{0};
+  std::chrono::nanoseconds breaker{0};
+  /// Summed time on the wire over its attempts.
+  std::chrono::nanoseconds attempt{0};
+  /// Every attempt, in order (bounded by the retry policy's attempt limit).
+  std::vector<attempt_trace> attempts;
+};
+
+} // namespace embedrt
