@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <map>
 #include <sstream>
 #include <variant>
 
@@ -16,11 +15,11 @@
 #include <caf/config_value.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
-#include <caf/message.hpp>
-#include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
+#include "config/caf_ini.hpp"
 #include "config/schema.hpp"
+#include "config/url.hpp"
 #include "messages/type_ids.hpp"
 
 namespace embedrt {
@@ -33,34 +32,15 @@ caf::string_view caf_view(std::string_view x) {
   return {x.data(), x.size()};
 }
 
-std::string std_string(caf::string_view x) {
-  return {x.data(), x.size()};
-}
-
 bool starts_with(std::string_view x, std::string_view prefix) {
   return x.substr(0, prefix.size()) == prefix;
 }
 
-bool is_embedrt_path(std::string_view x) {
-  return x == "embedrt" || starts_with(x, "embedrt.");
-}
-
-std::string_view trim(std::string_view x) {
-  auto first = x.find_first_not_of(" \t");
-  if (first == std::string_view::npos)
-    return {};
-  auto last = x.find_last_not_of(" \t");
-  return x.substr(first, last - first + 1);
-}
-
-/// A value as the user wrote it, as far as CAF kept it.
-std::string written(const config_value& x) {
-  if (auto d = caf::get_if<double>(&x))
-    return schema::format_real(*d);
-  return caf::to_string(x);
-}
-
 // -- storing one value into the struct ----------------------------------------------
+
+std::string rule_text(const schema::key_descriptor& x) {
+  return std::visit([](const auto& r) { return schema::rule_text(r); }, x.rule);
+}
 
 /// Stores `value` into the field of `x` if it has the right type; otherwise reports the
 /// rule with `as_written`. Ranges are left to `validate` (one message per rule).
@@ -112,19 +92,7 @@ void apply(const schema::key_descriptor& x, const config_value& value,
   };
   if (std::visit(visitor{value, out}, x.rule))
     return;
-  auto rule = std::visit([](const auto& r) { return schema::rule_text(r); }, x.rule);
-  errors.push_back({x.key(), std::move(rule), as_written});
-}
-
-// -- the file: what CAF parsed into cfg.content -------------------------------------
-
-bool is_section_path(std::string_view path) {
-  if (path == "embedrt")
-    return true;
-  for (auto& x : schema::keys())
-    if (path == x.category())
-      return true;
-  return false;
+  errors.push_back({x.key(), rule_text(x), as_written});
 }
 
 void apply_entry(const std::string& path, const config_value& value,
@@ -136,11 +104,11 @@ void apply_entry(const std::string& path, const config_value& value,
     return;
   }
   if (auto x = schema::find_key(path)) {
-    apply(*x, value, written(value), out, errors);
+    apply(*x, value, caf_ini::written(value), out, errors);
     return;
   }
-  if (dict != nullptr) { // an empty [section]
-    if (!is_section_path(path))
+  if (dict != nullptr) { // an empty map: `retry {}`
+    if (!schema::is_section(path))
       errors.push_back({path, "unknown section" + schema::suggestion_for(path), ""});
     return;
   }
@@ -148,136 +116,40 @@ void apply_entry(const std::string& path, const config_value& value,
   errors.push_back({path, "unknown key" + schema::suggestion_for(path), ""});
 }
 
-/// Applies every `embedrt.*` entry of the parsed settings.
-void apply_content(const caf::settings& content, runtime_config& out,
-                   std::vector<config_error>& errors) {
-  for (auto& kvp : content)
-    if (is_embedrt_path(kvp.first))
-      apply_entry(kvp.first, kvp.second, out, errors);
+// -- the file: the document read once --------------------------------------------
+
+/// " (did you mean embedrt.retry.max_attempts? put it under [embedrt.retry])" for an
+/// embedrt field written before any section header.
+std::string outside_section_hint(std::string_view key) {
+  for (auto& x : schema::keys())
+    if (x.field == key)
+      return " (did you mean " + x.key() + "? put it under [" + x.category() + "])";
+  return {};
 }
 
-/// What CAF 0.17 silently drops even when the syntax is fine: a repeated
-/// [embedrt...] section (a later [a.b] block replaces the earlier one) and a key
-/// written twice in one block (the first one wins). Works on lines; values that span
-/// lines (lists, maps) are skipped by tracking bracket depth.
-void find_repeats(const std::string& text, std::vector<config_error>& errors) {
-  std::map<std::string, size_t> section_lines;
-  std::map<std::string, size_t> key_lines;
-  std::string section = "global";
-  int depth = 0;
-  size_t line_no = 0;
-  std::istringstream in{text};
-  std::string line;
-  auto lines = [](size_t a, size_t b) {
-    return "(lines " + std::to_string(a) + " and " + std::to_string(b) + ")";
-  };
-  while (std::getline(in, line)) {
-    ++line_no;
-    auto rest = trim(line);
-    if (depth == 0 && !rest.empty() && rest.front() == '[') {
-      auto close = rest.find(']');
-      if (close == std::string_view::npos)
-        continue;
-      section = std::string{trim(rest.substr(1, close - 1))};
-      key_lines.clear();
-      if (is_embedrt_path(section)) {
-        auto [i, added] = section_lines.emplace(section, line_no);
-        if (!added)
-          errors.push_back({section,
-                            "section appears more than once "
-                              + lines(i->second, line_no)
-                              + "; CAF 0.17 keeps only the last one, merge them",
-                            ""});
-      }
-      continue;
-    }
-    if (depth == 0 && !rest.empty() && rest.front() != ';') {
-      auto end = rest.find_first_of("={ \t");
-      if (end != 0 && end != std::string_view::npos) {
-        if (is_embedrt_path(section)) {
-          auto key = section + "." + std::string{rest.substr(0, end)};
-          auto [i, added] = key_lines.emplace(key, line_no);
-          if (!added)
-            errors.push_back({key,
-                              "is set more than once in its section "
-                                + lines(i->second, line_no)
-                                + "; CAF 0.17 keeps the first one",
-                              ""});
-        }
-        rest.remove_prefix(end);
-      }
-    }
-    // Track [ ] and { } of multi-line values, skipping strings, atoms and comments.
-    for (size_t i = 0; i < rest.size(); ++i) {
-      auto c = rest[i];
-      if (c == ';')
-        break;
-      if (c == '"' || c == '\'') {
-        for (++i; i < rest.size() && rest[i] != c; ++i)
-          if (rest[i] == '\\')
-            ++i;
-      } else if (c == '[' || c == '{') {
-        ++depth;
-      } else if ((c == ']' || c == '}') && depth > 0) {
-        --depth;
-      }
-    }
-  }
-}
-
-/// The rule of a CAF option type as reported by `config_option::type_name`.
-std::string caf_type_rule(const std::string& type) {
-  if (starts_with(type, "uint"))
-    return "must be a non-negative integer";
-  if (starts_with(type, "int"))
-    return "must be an integer";
-  if (type == "timespan")
-    return "must be a duration such as 250ms";
-  if (type == "boolean")
-    return "must be true or false";
-  if (type == "string")
-    return "must be a quoted string";
-  if (type == "real64")
-    return "must be a number";
-  if (type == "atom")
-    return "must be an atom in single quotes ('name')";
-  return "must be a " + type;
-}
-
-/// CAF's own options (scheduler, middleman, ...) of single-level sections are checked
-/// by CAF, but a value of the wrong type is dropped silently: re-read the text without
-/// options and report those. Also reports keys before the first [section] that no
-/// option declares (e.g. an embedrt key whose section header was forgotten).
-void check_caf_keys(const std::string& text, const caf::config_option_set& options,
+/// Applies the document in file order: embedrt's entries to `cfg.values` through the
+/// schema, CAF's own entries to CAF's options and `cfg.content` as CAF would.
+void apply_document(const caf_ini::document& doc, embedrt_config& cfg,
                     std::vector<config_error>& errors) {
-  std::istringstream in{text};
-  auto raw = caf::actor_system_config::parse_config(in);
-  if (!raw)
-    return; // reported already
-  auto check = [&](const std::string& category, const std::string& name,
-                   const config_value& value) {
-    auto opt = options.qualified_name_lookup(caf_view(category), caf_view(name));
-    if (opt != nullptr && opt->check(value)) {
-      auto key = category == "global" ? name : category + "." + name;
-      errors.push_back(
-        {key, caf_type_rule(std_string(opt->type_name())), written(value)});
+  size_t next = 0;
+  for (size_t block = 0; block < doc.sections.size(); ++block) {
+    auto& section = doc.sections[block];
+    if (section.entries == 0 && schema::is_embedrt_path(section.path)
+        && !schema::is_section(section.path)) {
+      if (schema::find_key(section.path) != nullptr)
+        errors.push_back({section.path, "is a key, not a section", ""});
+      else
+        errors.push_back(
+          {section.path, "unknown section" + schema::suggestion_for(section.path), ""});
     }
-  };
-  for (auto& kvp : *raw) {
-    if (is_embedrt_path(kvp.first))
-      continue;
-    if (auto dict = caf::get_if<caf::settings>(&kvp.second)) {
-      for (auto& entry : *dict)
-        if (!caf::holds_alternative<caf::settings>(entry.second))
-          check(kvp.first, entry.first, entry.second);
-    } else if (options.qualified_name_lookup("global", caf_view(kvp.first))) {
-      check("global", kvp.first, kvp.second);
-    } else {
-      std::string hint;
-      for (auto& x : schema::keys())
-        if (x.field == kvp.first)
-          hint = " (did you mean " + x.key() + "? put it under [" + x.category() + "])";
-      errors.push_back({kvp.first, "unknown key outside any section" + hint, ""});
+    for (; next < doc.entries.size() && doc.entries[next].block == block; ++next) {
+      auto& x = doc.entries[next];
+      auto path = doc.path_of(x);
+      if (schema::is_embedrt_path(path))
+        apply_entry(path, x.value, cfg.values, errors);
+      else if (!caf_ini::store(doc, x, cfg.declared_options(), cfg.content, errors))
+        errors.push_back(
+          {x.key, "unknown key outside any section" + outside_section_hint(x.key), ""});
     }
   }
 }
@@ -324,92 +196,10 @@ void apply_argument(const std::string& arg, runtime_config& out,
   }
   auto parsed = config_value::parse(text);
   if (!parsed) {
-    auto rule = std::visit([](const auto& r) { return schema::rule_text(r); }, x->rule);
-    errors.push_back({name, std::move(rule), text});
+    errors.push_back({name, rule_text(*x), text});
     return;
   }
   apply(*x, *parsed, text, out, errors);
-}
-
-// -- CAF's errors -------------------------------------------------------------------
-
-std::string syntax_rule(caf::pec code) {
-  using caf::pec;
-  switch (code) {
-    case pec::trailing_character:
-    case pec::unexpected_character:
-      return "syntax error: unexpected character (comments start with ';', strings "
-             "are quoted)";
-    case pec::unexpected_newline:
-      return "syntax error: unexpected end of line (missing value, quote or ']')";
-    case pec::unexpected_eof: return "syntax error: unexpected end of file";
-    case pec::integer_overflow:
-    case pec::integer_underflow:
-      return "integer out of range (config integers are signed 64-bit)";
-    case pec::exponent_overflow:
-    case pec::exponent_underflow: return "number out of range";
-    case pec::fractional_timespan:
-      return "fractional duration (write 1500ms, not 1.5s)";
-    case pec::timespan_overflow: return "duration out of range";
-    case pec::illegal_escape_sequence:
-      return R"(invalid escape sequence (use \n, \r, \t, \\ or \"))";
-    case pec::too_many_characters:
-      return "atom longer than 10 characters (strings are written in double quotes)";
-    default: return "syntax error: " + caf::to_string(code);
-  }
-}
-
-/// Turns what `caf::actor_system_config::parse` returned into a config_error; sets
-/// `syntax_error` if the text did not parse.
-config_error convert(const caf::error& err, const std::string& source,
-                     const embedrt_config& cfg, bool& syntax_error) {
-  auto& ctx = err.context();
-  // 0.17 names error categories by atom; take pec's from a pec error.
-  static const auto pec_category = caf::make_error(caf::pec::type_mismatch).category();
-  if (err.category() == pec_category && ctx.match_elements<caf::settings>()) {
-    auto code = static_cast<caf::pec>(err.code());
-    auto& info = ctx.get_as<caf::settings>(0);
-    auto line = caf::get_if<config_value::integer>(&info, "line");
-    auto column = caf::get_if<config_value::integer>(&info, "column");
-    auto argument = caf::get_if<std::string>(&info, "argument");
-    if (line && column) {
-      // A syntax error in the file: "file:line:column: rule". The line is not shown:
-      // it may be `api_key = sk-...`.
-      syntax_error = true;
-      return {source + ":" + std::to_string(*line) + ":" + std::to_string(*column),
-              syntax_rule(code), ""};
-    }
-    if (argument) {
-      // A command-line option of CAF's own (embedrt's never reach CAF's parser).
-      std::string_view arg = *argument;
-      auto eq = arg.find('=');
-      auto value = eq == std::string_view::npos ? std::string{}
-                                                : std::string{arg.substr(eq + 1)};
-      auto name = std::string{arg.substr(0, eq)};
-      auto bare = std::string_view{name};
-      while (!bare.empty() && bare.front() == '-')
-        bare.remove_prefix(1);
-      auto opt = cfg.declared_options().cli_long_name_lookup(caf_view(bare));
-      switch (code) {
-        case caf::pec::not_an_option:
-          return {name, "unknown command-line option", value};
-        case caf::pec::illegal_argument:
-          return {std::string{bare},
-                  "is a flag on the command line: write --" + std::string{bare}
-                    + " without a value",
-                  value};
-        case caf::pec::missing_argument:
-          return {std::string{bare}, "needs a value: --" + std::string{bare} + "=VALUE",
-                  value};
-        default:
-          return {std::string{bare},
-                  opt ? caf_type_rule(std_string(opt->type_name()))
-                      : "invalid value (" + caf::to_string(code) + ")",
-                  value};
-      }
-    }
-  }
-  return {source, "cannot be loaded: " + caf::actor_system_config::render(err), ""};
 }
 
 // -- the common path ----------------------------------------------------------------
@@ -418,10 +208,6 @@ std::vector<config_error> load(embedrt_config& cfg, const std::string& source,
                                std::string text, const std::vector<std::string>& args,
                                std::vector<config_error> errors) {
   try {
-    // CAF 0.17's parser refuses "\r\n" and a byte-order mark; editors produce both.
-    if (starts_with(text, "\xEF\xBB\xBF"))
-      text.erase(0, 3);
-    text.erase(std::remove(text.begin(), text.end(), '\r'), text.end());
     // embedrt's options are applied by apply_argument (all errors, not only the
     // first; bools with =false); CAF gets the rest. As with CAF, everything after the
     // first positional argument is left alone (cfg.remainder).
@@ -436,18 +222,25 @@ std::vector<config_error> load(embedrt_config& cfg, const std::string& source,
         caf_args.push_back(arg);
       }
     }
-    std::istringstream in{text};
-    auto err = cfg.parse(caf_args, in);
-    bool syntax_error = false;
-    if (err)
-      errors.push_back(convert(err, source, cfg, syntax_error));
-    if (!syntax_error) {
-      find_repeats(text, errors);
-      check_caf_keys(text, cfg.declared_options(), errors);
-    }
-    apply_content(cfg.content, cfg.values, errors);
+    // 1. The text, read once; what parsed before a syntax error still counts.
+    auto normalized = caf_ini::normalize(std::move(text));
+    caf_ini::document doc;
+    caf_ini::syntax_error syntax;
+    if (!caf_ini::parse(normalized, doc, syntax))
+      // "file:line:column: rule". The line is not shown: it may be `api_key = sk-...`.
+      errors.push_back({source + ":" + std::to_string(syntax.line) + ":"
+                          + std::to_string(syntax.column),
+                        caf_ini::syntax_rule(syntax.code), ""});
+    caf_ini::find_repeats(doc, schema::is_embedrt_path, errors);
+    apply_document(doc, cfg, errors);
+    // 2. The command line. CAF handles its own options, --help and the remainder; it
+    // gets no text, that was read above.
+    std::istringstream no_text;
+    if (auto err = cfg.parse(caf_args, no_text))
+      errors.push_back(caf_ini::describe(err, cfg.declared_options(), source));
     for (auto& arg : embedrt_args)
       apply_argument(arg, cfg.values, errors);
+    // 3. Ranges and cross-field rules.
     for (auto& e : validate(cfg.values))
       errors.push_back(std::move(e));
   } catch (const std::exception& e) {
@@ -564,7 +357,7 @@ std::string dump_config(const runtime_config& cfg) {
               + "\n";
     auto value = schema::value_text(x, cfg);
     if (std::holds_alternative<schema::string_rule>(x.rule))
-      value = schema::redact_userinfo(value);
+      value = url::redact_userinfo(value);
     result += std::string{x.field} + " = " + value + "\n";
   }
   return result;

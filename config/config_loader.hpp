@@ -14,9 +14,12 @@
 // Why not just `cfg.parse(argc, argv, "caf-application.conf")`? CAF 0.17.6 does not
 // bind options of nested sections: `[embedrt.retry]` in a file is stored in
 // `cfg.content` but never reaches the bound option, is never type-checked, and typos
-// are kept silently. The loader therefore lets CAF parse the file (and its own
-// options), then applies the `embedrt.*` entries itself, checking each one against the
-// schema table (config/schema.hpp), and finally runs `validate`.
+// are kept silently; a value of the wrong type for one of CAF's own options is dropped
+// silently too. The loader therefore reads the text once with CAF's own parser into a
+// document that keeps line numbers (config/caf_ini.hpp), applies the `embedrt.*`
+// entries itself, checking each against the schema table (config/schema.hpp), stores
+// CAF's own entries as CAF would (type-checked), lets CAF handle its own command-line
+// options, applies `--embedrt.*` options, and finally runs `validate`.
 //
 // Call one load function once on a fresh embedrt_config.
 #pragma once

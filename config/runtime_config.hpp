@@ -330,28 +330,7 @@ struct config_error {
 };
 
 /// Checks every rule of the schema; returns all broken rules (empty: valid). Does not
-/// read the environment.
+/// read the environment (`resolve_endpoint` in config/endpoint.hpp does).
 std::vector<config_error> validate(const runtime_config& cfg);
-
-/// Resolved endpoint settings: base URL after the environment fallbacks, the API key
-/// read from the environment. Never printed.
-struct resolved_endpoint {
-  /// e.g. "https://api.openai.com/v1/embeddings".
-  std::string embeddings_url;
-  /// Empty when the variable is unset.
-  std::string api_key;
-  /// `endpoint.proxy` when set; empty: libcurl reads the environment.
-  std::string proxy;
-  /// The base URL is loopback: never use a proxy, whatever the environment says.
-  bool bypass_proxy = false;
-};
-
-/// Resolves the base URL (config, else $OPENAI_BASE_URL, else the OpenAI default) and
-/// the key, and enforces the TLS rule: the key is never sent over plain http:// to a
-/// host other than loopback (nor through a proxy that would see it in clear text)
-/// unless `allow_insecure_http`. Loopback base URLs never use a proxy. Errors name
-/// the key (and the proxy's variable).
-std::vector<config_error> resolve_endpoint(const endpoint_config& cfg,
-                                           resolved_endpoint& out);
 
 } // namespace embedrt

@@ -1,29 +1,22 @@
 #include "config/schema.hpp"
 
 #include <algorithm>
-#include <arpa/inet.h>
-#include <cctype>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <netinet/in.h>
 
-#include <caf/config_value.hpp>
-#include <caf/expected.hpp>
-
+#include "config/caf_ini.hpp"
+#include "config/suggest.hpp"
+#include "config/url.hpp"
 #include "src/shared/redis_url.hpp"
 
 namespace embedrt::schema {
 
 namespace {
 
-// -- checks of string fields --------------------------------------------------------
+// -- checks of string fields (the table's own; URLs are parsed in url.cpp) ----------
 
 void check_base_url(const std::string& key, const std::string& value,
                     std::vector<config_error>& out) {
-  for (auto& rule : base_url_problems(value, false))
-    out.push_back({key, std::move(rule), quote(redact_userinfo(value))});
+  for (auto& rule : url::base_url_problems(value, false))
+    out.push_back({key, std::move(rule), caf_ini::quote(url::redact_userinfo(value))});
 }
 
 void check_api_key_env(const std::string&, const std::string& value,
@@ -35,35 +28,16 @@ void check_api_key_env(const std::string&, const std::string& value,
 void check_not_empty(const std::string& key, const std::string& value,
                      std::vector<config_error>& out) {
   if (value.empty())
-    out.push_back({key, "must not be empty", quote(value)});
-}
-
-void check_encoding_format(const std::string& key, const std::string& value,
-                           std::vector<config_error>& out) {
-  if (value != "base64" && value != "float")
-    out.push_back({key, R"(must be "base64" or "float")", quote(value)});
+    out.push_back({key, "must not be empty", caf_ini::quote(value)});
 }
 
 void check_proxy(const std::string& key, const std::string& value,
                  std::vector<config_error>& out) {
-  if (value.empty())
-    return;
-  static constexpr std::string_view schemes[]
-    = {"http://", "https://", "socks4://", "socks4a://", "socks5://", "socks5h://"};
-  bool known = false;
-  for (auto scheme : schemes) {
-    if (value.size() > scheme.size()
-        && std::equal(scheme.begin(), scheme.end(), value.begin(),
-                      [](char a, char b) { return a == std::tolower(b); }))
-      known = true;
-  }
-  bool clean = std::none_of(value.begin(), value.end(),
-                            [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
-  if (!known || !clean)
+  if (!value.empty() && !url::is_proxy_url(value))
     out.push_back({key,
                    "must be empty or a proxy URL "
                    "(http|https|socks4|socks4a|socks5|socks5h)://host[:port]",
-                   quote(redact_userinfo(value))});
+                   caf_ini::quote(url::redact_userinfo(value))});
 }
 
 void check_shared_store(const std::string& key, const std::string& value,
@@ -72,7 +46,7 @@ void check_shared_store(const std::string& key, const std::string& value,
     return;
   std::string problem;
   if (!shared::parse_redis_url(value, nullptr, problem))
-    out.push_back({key, problem, quote(redact_userinfo(value))});
+    out.push_back({key, problem, caf_ini::quote(url::redact_userinfo(value))});
 }
 
 void check_shared_name(const std::string& key, const std::string& value,
@@ -80,14 +54,25 @@ void check_shared_name(const std::string& key, const std::string& value,
   auto bad = std::any_of(value.begin(), value.end(),
                          [](unsigned char c) { return c <= ' ' || c >= 0x7f; });
   if (bad || value.size() > 200)
-    out.push_back(
-      {key, "must be at most 200 printable characters without spaces", quote(value)});
+    out.push_back({key, "must be at most 200 printable characters without spaces",
+                   caf_ini::quote(value)});
 }
 
 void check_env_var_name(const std::string& key, const std::string& value,
                         std::vector<config_error>& out) {
   if (!is_env_var_name(value))
-    out.push_back({key, "must be an environment variable name", quote(value)});
+    out.push_back({key, "must be an environment variable name", caf_ini::quote(value)});
+}
+
+/// `"a" or "b"`, `"a", "b" or "c"`.
+std::string choices_text(const std::vector<std::string_view>& choices) {
+  std::string result;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (i > 0)
+      result += i + 1 == choices.size() ? " or " : ", ";
+    result += caf_ini::quote(choices[i]);
+  }
+  return result;
 }
 
 // -- building rows ------------------------------------------------------------------
@@ -114,7 +99,16 @@ text(std::string_view section, std::string_view field, field_ref<std::string> re
      std::string_view valid,
      void (*check)(const std::string&, const std::string&, std::vector<config_error>&),
      std::string_view description) {
-  return {section, field, string_rule{ref, valid, check}, description};
+  return {section, field, string_rule{ref, std::string{valid}, {}, check}, description};
+}
+
+/// A string that must be one of `choices`.
+key_descriptor choice(std::string_view section, std::string_view field,
+                      field_ref<std::string> ref, std::vector<std::string_view> choices,
+                      std::string_view description) {
+  auto valid = choices_text(choices);
+  return {section, field,
+          string_rule{ref, std::move(valid), std::move(choices), nullptr}, description};
 }
 
 // The largest integer a CAF 0.17 config file can hold (config_value::integer is int64).
@@ -144,8 +138,8 @@ const std::vector<key_descriptor>& keys() {
          "model used when a call does not name one"),
     integer(EMBEDRT_KEY(endpoint, dimensions), 0, 65536,
             "dimensions sent when a call does not set them; 0: not sent"),
-    text(EMBEDRT_KEY(endpoint, encoding_format), R"("base64" or "float")",
-         check_encoding_format, "encoding_format asked of the upstream"),
+    choice(EMBEDRT_KEY(endpoint, encoding_format), {"base64", "float"},
+           "encoding_format asked of the upstream"),
     text(EMBEDRT_KEY(endpoint, ca_bundle), "a file path, or empty", nullptr,
          "CA bundle for TLS peer verification; empty: the system's"),
     flag(EMBEDRT_KEY(endpoint, allow_insecure_http),
@@ -342,6 +336,19 @@ const key_descriptor* find_key(std::string_view key) {
   return nullptr;
 }
 
+bool is_section(std::string_view path) {
+  if (path == "embedrt")
+    return true;
+  for (auto& x : keys())
+    if (path == x.category())
+      return true;
+  return false;
+}
+
+bool is_embedrt_path(std::string_view path) {
+  return path == "embedrt" || path.substr(0, 8) == "embedrt.";
+}
+
 // -- rule texts ---------------------------------------------------------------------
 
 std::string rule_text(const integer_rule& x) {
@@ -350,7 +357,8 @@ std::string rule_text(const integer_rule& x) {
 }
 
 std::string rule_text(const real_rule& x) {
-  return "must be a number in [" + format_real(x.min) + ", " + format_real(x.max) + "]";
+  return "must be a number in [" + caf_ini::format_real(x.min) + ", "
+         + caf_ini::format_real(x.max) + "]";
 }
 
 std::string rule_text(const bool_rule&) {
@@ -361,16 +369,26 @@ std::string rule_text(const string_rule&) {
   return "must be a quoted string";
 }
 
+void check_string(const string_rule& x, const std::string& key,
+                  const std::string& value, std::vector<config_error>& out) {
+  if (!x.choices.empty()
+      && std::find(x.choices.begin(), x.choices.end(), value) == x.choices.end())
+    out.push_back({key, "must be " + x.valid, caf_ini::quote(value)});
+  if (x.check != nullptr)
+    x.check(key, value, out);
+}
+
 std::string range_text(const key_descriptor& x) {
   struct visitor {
     std::string operator()(const integer_rule& r) const {
       return "[" + std::to_string(r.min) + ", " + std::to_string(r.max) + "]";
     }
     std::string operator()(const real_rule& r) const {
-      return "[" + format_real(r.min) + ", " + format_real(r.max) + "]";
+      return "[" + caf_ini::format_real(r.min) + ", " + caf_ini::format_real(r.max)
+             + "]";
     }
     std::string operator()(const bool_rule&) const { return "true or false"; }
-    std::string operator()(const string_rule& r) const { return std::string{r.valid}; }
+    std::string operator()(const string_rule& r) const { return r.valid; }
   };
   auto result = std::visit(visitor{}, x.rule);
   auto key = x.key();
@@ -398,230 +416,30 @@ std::string value_text(const key_descriptor& x, const runtime_config& cfg) {
       return std::visit([this](auto ref) { return std::to_string(ref(cfg)); }, r.ref);
     }
     std::string operator()(const real_rule& r) const {
-      return format_real_for_caf(r.ref(cfg));
+      return caf_ini::format_real_for_caf(r.ref(cfg));
     }
     std::string operator()(const bool_rule& r) const {
       return r.ref(cfg) ? "true" : "false";
     }
-    std::string operator()(const string_rule& r) const { return quote(r.ref(cfg)); }
+    std::string operator()(const string_rule& r) const {
+      return caf_ini::quote(r.ref(cfg));
+    }
   };
   return std::visit(visitor{mut}, x.rule);
 }
 
-// -- formatting ---------------------------------------------------------------------
-
-namespace {
-
-/// `x` with %.*f (`fixed`) or %.*g at `precision`, plus ".0" for whole numbers.
-std::string print_real(bool fixed, int precision, double x) {
-  char buf[64];
-  if (fixed)
-    std::snprintf(buf, sizeof(buf), "%.*f", precision, x);
-  else
-    std::snprintf(buf, sizeof(buf), "%.*g", precision, x);
-  std::string result = buf;
-  if (result.find_first_of(".en") == std::string::npos) // not 1.5, 1e+20, nan, inf
-    result += ".0";
-  return result;
+std::string suggestion_for(std::string_view unknown_key) {
+  std::vector<std::string> candidates;
+  for (auto& x : keys())
+    candidates.push_back(x.key());
+  // Only close matches: typos, '-' for '_'.
+  auto best = suggest::closest(unknown_key, candidates, 4);
+  if (best.empty())
+    return {};
+  return " (did you mean " + best + "?)";
 }
 
-/// Decimal forms of `x` from short to long: plain decimals (2.0, 0.99, 100.5) for
-/// usual magnitudes, then exponent forms. Returns the first one `accept` takes.
-template<class Predicate>
-std::string first_real_form(double x, Predicate accept) {
-  if (!std::isfinite(x))
-    return print_real(false, 1, x); // inf, -inf, nan: no config file can hold them
-  auto magnitude = std::fabs(x);
-  if (x == 0 || (magnitude >= 1e-4 && magnitude < 1e15)) {
-    for (int decimals = 1; decimals <= 20; ++decimals) {
-      auto str = print_real(true, decimals, x);
-      if (accept(str))
-        return str;
-    }
-  }
-  for (int precision = 1; precision <= 17; ++precision) {
-    auto str = print_real(false, precision, x);
-    if (accept(str))
-      return str;
-  }
-  return {};
-}
-
-bool caf_reads_back(const std::string& str, double x) {
-  auto parsed = caf::config_value::parse(str);
-  if (!parsed)
-    return false;
-  if (auto d = caf::get_if<double>(&*parsed))
-    return *d == x;
-  return false;
-}
-
-} // namespace
-
-std::string format_real(double x) {
-  auto result = first_real_form(x, [x](const std::string& str) {
-    return std::strtod(str.c_str(), nullptr) == x;
-  });
-  return result.empty() ? print_real(false, 17, x) : result;
-}
-
-std::string format_real_for_caf(double x) {
-  auto result = first_real_form(x, [x](const std::string& str) {
-    return caf_reads_back(str, x);
-  });
-  return result.empty() ? format_real(x) : result; // CAF reads it within one ulp
-}
-
-std::string quote(std::string_view x) {
-  std::string result = "\"";
-  for (char c : x) {
-    switch (c) {
-      case '"': result += "\\\""; break;
-      case '\\': result += "\\\\"; break;
-      case '\n': result += "\\n"; break;
-      case '\r': result += "\\r"; break;
-      case '\t': result += "\\t"; break;
-      default: result += c;
-    }
-  }
-  result += '"';
-  return result;
-}
-
-std::string redact_userinfo(std::string_view x) {
-  auto scheme_end = x.find("://");
-  if (scheme_end == std::string_view::npos)
-    return std::string{x};
-  auto authority_begin = scheme_end + 3;
-  auto authority_end = x.find_first_of("/?#", authority_begin);
-  if (authority_end == std::string_view::npos)
-    authority_end = x.size();
-  auto at = x.substr(authority_begin, authority_end - authority_begin).rfind('@');
-  if (at == std::string_view::npos)
-    return std::string{x};
-  std::string result{x.substr(0, authority_begin)};
-  result += "***";
-  result.append(x.substr(authority_begin + at));
-  return result;
-}
-
-// -- URLs and names -----------------------------------------------------------------
-
-bool parse_base_url(std::string_view url, base_url_parts& out) {
-  for (unsigned char c : url)
-    if (c <= 0x20 || c == 0x7f)
-      return false;
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos)
-    return false;
-  std::string scheme{url.substr(0, scheme_end)};
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (scheme != "http" && scheme != "https")
-    return false;
-  auto authority_begin = scheme_end + 3;
-  auto authority_end = url.find_first_of("/?#", authority_begin);
-  if (authority_end == std::string_view::npos)
-    authority_end = url.size();
-  auto authority = url.substr(authority_begin, authority_end - authority_begin);
-  std::string_view userinfo;
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-    userinfo = authority.substr(0, at);
-    authority.remove_prefix(at + 1);
-  }
-  std::string_view host;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos)
-      return false;
-    host = authority.substr(1, close - 1);
-    auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':')
-        return false;
-      port = after.substr(1);
-      if (port.empty())
-        return false;
-    }
-    in6_addr addr;
-    if (inet_pton(AF_INET6, std::string{host}.c_str(), &addr) != 1)
-      return false;
-  } else {
-    auto colon = authority.find(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty())
-        return false;
-    }
-    if (host.find_first_of("[]") != std::string_view::npos)
-      return false;
-  }
-  if (host.empty())
-    return false;
-  if (!port.empty()) {
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
-          return c >= '0' && c <= '9';
-        }))
-      return false;
-    auto n = std::stoul(std::string{port});
-    if (n == 0 || n > 65535)
-      return false;
-  }
-  out.scheme = std::move(scheme);
-  out.userinfo = std::string{userinfo};
-  out.host = std::string{host};
-  out.rest = std::string{url.substr(authority_end)};
-  return true;
-}
-
-std::vector<std::string> base_url_problems(std::string_view url, bool from_env) {
-  std::vector<std::string> result;
-  if (url.empty() && !from_env)
-    return result;
-  base_url_parts parts;
-  if (!parse_base_url(url, parts)) {
-    result.emplace_back(from_env ? "must be an http:// or https:// URL with a host"
-                                 : "must be empty or an http:// or https:// URL "
-                                   "with a host");
-    return result;
-  }
-  if (!parts.userinfo.empty())
-    result.emplace_back("must not contain user:password@ (the key comes from the "
-                        "variable named by api_key_env)");
-  if (parts.rest.find_first_of("?#") != std::string::npos)
-    result.emplace_back("must not contain a query or fragment (/embeddings is "
-                        "appended)");
-  auto path = std::string_view{parts.rest};
-  while (!path.empty() && path.back() == '/')
-    path.remove_suffix(1);
-  constexpr std::string_view suffix = "/embeddings";
-  if (path.size() >= suffix.size()
-      && path.substr(path.size() - suffix.size()) == suffix)
-    result.emplace_back("must end before /embeddings (it is appended)");
-  return result;
-}
-
-bool is_loopback_host(std::string_view host) {
-  std::string lower{host};
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "localhost" || lower == "localhost.")
-    return true;
-  in_addr v4;
-  if (inet_pton(AF_INET, lower.c_str(), &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6;
-  if (inet_pton(AF_INET6, lower.c_str(), &v6) == 1) {
-    if (std::memcmp(&v6, &in6addr_loopback, sizeof(v6)) == 0)
-      return true;
-    static constexpr unsigned char v4_mapped_prefix[12] = {0, 0, 0, 0, 0,    0,
-                                                           0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(v6.s6_addr, v4_mapped_prefix, 12) == 0 && v6.s6_addr[12] == 127;
-  }
-  return false;
-}
+// -- names ----------------------------------------------------------------------------
 
 bool is_env_var_name(std::string_view x) {
   if (x.empty() || (x.front() >= '0' && x.front() <= '9'))
@@ -638,43 +456,11 @@ config_error api_key_env_error(const std::string& value) {
                       "not the key itself",
                       ""};
   if (value.empty())
-    result.value = quote(value);
+    result.value = caf_ini::quote(value);
   else
     result.value = "a value of " + std::to_string(value.size())
                    + " characters (not shown: it may be a key)";
   return result;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min(
-        {row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string suggestion_for(std::string_view unknown_key) {
-  const key_descriptor* best = nullptr;
-  size_t best_distance = 4; // suggest only close matches: typos, '-' for '_'
-  for (auto& x : keys()) {
-    auto d = edit_distance(unknown_key, x.key());
-    if (d < best_distance) {
-      best = &x;
-      best_distance = d;
-    }
-  }
-  if (best == nullptr)
-    return {};
-  return " (did you mean " + best->key() + "?)";
 }
 
 } // namespace embedrt::schema

@@ -5,8 +5,14 @@
 // struct.
 //
 // Everything that needs to know the keys works from this table: the CAF option
-// declarations (config_loader.cpp), `validate` (runtime_config.cpp), `dump_config`,
-// `describe_keys` and the tests that check config/caf-application.conf.
+// declarations and the loader (config_loader.cpp), `validate` (runtime_config.cpp),
+// `dump_config`, `describe_keys` and the tests that check config/caf-application.conf.
+//
+// Adding a key: a field with a /// comment in runtime_config.hpp, one row in `keys()`
+// (schema.cpp; a new section is a new struct, a member of runtime_config and its rows),
+// and the key with its default and a comment in config/caf-application.conf. The
+// config.* suites check that the three agree, and README's reference is generated from
+// the table (config.readme_reference).
 //
 // Internal header: hosts use runtime_config.hpp and config_loader.hpp.
 #pragma once
@@ -50,11 +56,14 @@ struct bool_rule {
   field_ref<bool> ref;
 };
 
-/// A quoted string, optionally checked by `check` (appends broken rules to `out`).
+/// A quoted string: one of `choices` if there are any, and checked by `check` if set
+/// (appends broken rules to `out`).
 struct string_rule {
   field_ref<std::string> ref;
   /// What is valid, for the docs, e.g. `"base64" or "float"`.
-  std::string_view valid;
+  std::string valid;
+  /// The only values allowed; empty: any that `check` accepts.
+  std::vector<std::string_view> choices;
   void (*check)(const std::string& key, const std::string& value,
                 std::vector<config_error>& out);
 };
@@ -78,6 +87,12 @@ const std::vector<key_descriptor>& keys();
 /// The row of `key` ("embedrt.retry.seed"), or nullptr.
 const key_descriptor* find_key(std::string_view key);
 
+/// Whether `path` is "embedrt" or "embedrt.<section>" of a row.
+bool is_section(std::string_view path);
+
+/// Whether `path` is "embedrt" or below it: the part of a config file embedrt owns.
+bool is_embedrt_path(std::string_view path);
+
 /// A rule between two integer keys of one section: `lhs <= rhs` or `lhs >= rhs`.
 struct order_rule {
   std::string_view lhs;
@@ -88,7 +103,7 @@ struct order_rule {
 /// The cross-field rules; `validate` checks them when both keys are in range.
 const std::vector<order_rule>& order_rules();
 
-// -- rule texts and value formatting shared by validate, the loader and the docs ----
+// -- rule texts and values, shared by validate, the loader and the docs -------------
 
 /// "must be an integer in [1, 100]".
 std::string rule_text(const integer_rule& x);
@@ -99,6 +114,10 @@ std::string rule_text(const bool_rule& x);
 /// "must be a quoted string".
 std::string rule_text(const string_rule& x);
 
+/// Appends the broken rules of a string value (`choices`, then `check`) to `out`.
+void check_string(const string_rule& x, const std::string& key,
+                  const std::string& value, std::vector<config_error>& out);
+
 /// Range for the docs: "[1, 100]", "[1.0, 10.0]", "true or false", or the string rule.
 std::string range_text(const key_descriptor& x);
 
@@ -108,41 +127,10 @@ std::string type_text(const key_descriptor& x);
 /// The field's value in `cfg`, written as in a config file: 3, 2.0, true, "base64".
 std::string value_text(const key_descriptor& x, const runtime_config& cfg);
 
-/// The shortest plain decimal that reads back as `x` (strtod): 2.0, 0.99, 100.5; the
-/// exponent form only for magnitudes outside [1e-4, 1e15). For messages and docs.
-std::string format_real(double x);
+/// " (did you mean embedrt.x.y?)" for the closest key, or "".
+std::string suggestion_for(std::string_view unknown_key);
 
-/// A decimal that CAF 0.17's config parser reads back as exactly `x`, for the dump.
-/// CAF's float parser is one ulp off for many inputs ("1.007" reads as
-/// 1.0070000000000001), so the shortest form is not always the right one.
-std::string format_real_for_caf(double x);
-
-/// A CAF string literal: "text" with \" \\ \n \r \t escaped.
-std::string quote(std::string_view x);
-
-/// `x` with anything between "://" and '@' replaced by "***" (credentials in a URL).
-std::string redact_userinfo(std::string_view x);
-
-// -- URLs and names used by validate and resolve_endpoint ---------------------------
-
-/// The parts of an http(s) base URL.
-struct base_url_parts {
-  std::string scheme;   // lower case: "http" or "https"
-  std::string userinfo; // before '@', empty if none
-  std::string host;     // without brackets for IPv6 literals
-  std::string rest;     // path, query and fragment
-};
-
-/// Splits `url`; false if it is not http(s)://host[:port][rest] with a sane host and
-/// port and without whitespace or control characters.
-bool parse_base_url(std::string_view url, base_url_parts& out);
-
-/// The broken base-URL rules of `url`; empty `url` is fine for the config key. With
-/// `from_env`, the rules read as rules of $OPENAI_BASE_URL (which must not be empty).
-std::vector<std::string> base_url_problems(std::string_view url, bool from_env);
-
-/// localhost, 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104.
-bool is_loopback_host(std::string_view host);
+// -- names ----------------------------------------------------------------------------
 
 /// [A-Za-z_][A-Za-z0-9_]*.
 bool is_env_var_name(std::string_view x);
@@ -150,11 +138,5 @@ bool is_env_var_name(std::string_view x);
 /// The rule and displayed value for an invalid api_key_env (never echoes the value:
 /// the likeliest mistake is pasting the key itself).
 config_error api_key_env_error(const std::string& value);
-
-/// Levenshtein distance, for "did you mean" suggestions.
-size_t edit_distance(std::string_view a, std::string_view b);
-
-/// " (did you mean embedrt.x.y?)" for the closest key, or "".
-std::string suggestion_for(std::string_view unknown_key);
 
 } // namespace embedrt::schema

@@ -11,6 +11,7 @@
 
 #include "actors/supervisor.hpp"
 #include "config/config_loader.hpp"
+#include "config/endpoint.hpp"
 #include "src/host/deferred_executor.hpp"
 #include "src/http/curl_transport.hpp"
 

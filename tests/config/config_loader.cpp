@@ -18,6 +18,7 @@
 #include <caf/config_option_set.hpp>
 
 #include "config/config_loader.hpp"
+#include "config/endpoint.hpp"
 #include "config/schema.hpp"
 #include "tests/support/scoped_env.hpp"
 
@@ -209,8 +210,8 @@ const std::vector<row> file_rows = {
    "embedrt.retry: section appears more than once (lines 1 and 5); CAF 0.17 keeps only "
    "the last one, merge them"},
   {"[embedrt.retry]\nseed = 1\nseed = 2\n",
-   "embedrt.retry.seed: is set more than once in its section (lines 2 and 3); CAF 0.17 "
-   "keeps the first one"},
+   "embedrt.retry.seed: is set more than once in its section (lines 2 and 3); keep "
+   "one"},
   // CAF's own keys: type-checked by CAF, but dropped silently
   {"[scheduler]\nmax-threads = \"two\"\n",
    "scheduler.max-threads: must be a non-negative integer, got \"two\""},
@@ -271,6 +272,7 @@ CAF_TEST(windows line endings a byte order mark and the map form are accepted) {
   CAF_CHECK_EQUAL(map.values.retry.max_attempts, 7u);
 }
 
+// File errors in file order, then the command line, then validate().
 CAF_TEST(several errors are all reported at once) {
   auto ini = R"([embedrt.rate_limiter]
 requests_per_minute = -5
@@ -286,11 +288,11 @@ minimum_calls = 1030
   CAF_CHECK_EQUAL(
     errors_of(ini,
               {"--embedrt.batching.dedup=maybe", "--embedrt.retry.max_delay_ms=abc"}),
-    "embedrt.rate_limiter.burst_secnds: unknown key (did you mean "
-    "embedrt.rate_limiter.burst_seconds?)\n"
     "embedrt.rate_limiter.requests_per_minute: must be an integer in [0, 100000000], "
     "got "
     "-5\n"
+    "embedrt.rate_limiter.burst_secnds: unknown key (did you mean "
+    "embedrt.rate_limiter.burst_seconds?)\n"
     "embedrt.retry.multiplier: must be a number in [1.0, 10.0], got \"x\"\n"
     "embedrt.batching.dedup: must be true or false, got maybe\n"
     "embedrt.retry.max_delay_ms: must be an integer in [1, 3600000], got abc\n"
