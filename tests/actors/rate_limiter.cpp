@@ -13,12 +13,41 @@ namespace {
 struct limiter_fixture : fixture {
   std::shared_ptr<std::vector<runtime_event>> events
     = std::make_shared<std::vector<runtime_event>>();
+  event_sink_actor sink;
   rate_limiter_actor limiter;
 
   void start(rate_limiter_config rl) {
-    limiter = sys.spawn(rate_limiter, rl, collect_events(sys, events),
+    sink = collect_events(sys, events);
+    limiter = sys.spawn(rate_limiter, rl, sink,
                         caf::timespan{std::chrono::seconds{60}});
     sched.run();
+  }
+
+  // -- message by message (CAF's expect/disallow) ------------------------------------
+
+  /// `self` asks for a permit (an asynchronous send: the answer is a plain message to
+  /// `self`); the limiter takes the request.
+  void send_permit(uint64_t ticket, caf::timespan within = 60s) {
+    acquire_permit req{ticket, 1, sys.clock().now() + within, {}};
+    self->send(limiter, req);
+    expect((acquire_permit), from(self).to(limiter).with(req));
+  }
+
+  void expect_decision(uint64_t ticket, permit_status status, caf::timespan waited) {
+    expect((permit_decision),
+           from(limiter).to(self).with(permit_decision{ticket, status, waited}));
+  }
+
+  /// Moves the clock by `d`, which fires the limiter's one pending timer.
+  void expect_tick_after(caf::timespan d) {
+    CAF_CHECK_EQUAL(advance_time(d), 1u);
+    expect((caf::tick_atom), from(limiter).to(limiter));
+  }
+
+  /// No actor has work left and no answer waits for `self`.
+  void expect_quiet() {
+    CAF_CHECK(!sched.has_job());
+    CAF_CHECK(self->mailbox().empty());
   }
 
   std::shared_ptr<answer<permit_decision>> permit(uint64_t ticket, uint32_t tokens,
@@ -105,6 +134,90 @@ CAF_TEST(a 429 pause holds every grant and is published) {
   CAF_CHECK_EQUAL(
     request<runtime_counters>(limiter, caf::get_atom::value).grants_paused_rate_limited,
     1u);
+}
+
+CAF_TEST(permits are granted one by one in arrival order with one timer) {
+  rate_limiter_config rl;
+  rl.requests_per_minute = 60; // one per second, a burst of one
+  start(rl);
+  send_permit(1);
+  expect_decision(1, permit_status::granted, 0s);
+  for (uint64_t ticket = 2; ticket <= 5; ++ticket) {
+    send_permit(ticket);
+    expect_quiet(); // queued: no answer yet
+  }
+  CAF_CHECK_EQUAL(advance_time(999ms), 0u);
+  expect_quiet();
+  for (uint64_t ticket = 2; ticket <= 5; ++ticket) {
+    expect_tick_after(ticket == 2 ? 1ms : 1s);
+    expect_decision(ticket, permit_status::granted, std::chrono::seconds(ticket - 1));
+    expect_quiet();
+  }
+  CAF_CHECK_EQUAL(advance_time(10s), 0u); // idle: no timer left
+}
+
+CAF_TEST(a 429 pauses every grant and the queue resumes in order after it) {
+  rate_limiter_config rl;
+  rl.requests_per_minute = 60;
+  start(rl);
+  send_permit(1);
+  expect_decision(1, permit_status::granted, 0s);
+  send_permit(2);
+  send_permit(3);
+  expect_quiet();
+  // A 429 with Retry-After: 5 s arrives on the feedback of an earlier permit.
+  feedback_report paused{{permit_feedback{1, -1, {}, 5s}}};
+  self->send(limiter, paused);
+  expect((feedback_report), from(self).to(limiter).with(paused));
+  expect((runtime_event),
+         from(limiter).to(sink).with(runtime_event{
+           event_kind::grants_paused, "rate_limiter", "5000 ms", sys.clock().now()}));
+  expect_quiet();
+  // The tick armed before the pause comes and grants nothing.
+  expect_tick_after(1s);
+  disallow((permit_decision), from(limiter).to(self));
+  expect_quiet();
+  // A permit that cannot wait until the pause ends is denied when its deadline passes,
+  // although it is behind others.
+  send_permit(4, 2s);
+  expect_quiet();
+  expect_tick_after(2s);
+  expect_decision(4, permit_status::denied_deadline, 2s);
+  expect_quiet();
+  // The pause ends 5 s after the 429: the queue resumes in arrival order. The tick
+  // armed for the end of the pause before the deadline's tick was armed again after
+  // it; the stale one arrives too and does nothing.
+  CAF_CHECK_EQUAL(advance_time(2s), 2u);
+  expect((caf::tick_atom), from(limiter).to(limiter));
+  expect_decision(2, permit_status::granted, 5s);
+  expect((caf::tick_atom), from(limiter).to(limiter));
+  expect_quiet();
+  expect_tick_after(1s);
+  expect_decision(3, permit_status::granted, 6s);
+  expect_quiet();
+  CAF_CHECK_EQUAL(
+    request<runtime_counters>(limiter, caf::get_atom::value).grants_paused_rate_limited,
+    1u);
+}
+
+CAF_TEST(denials are answered at once without disturbing the queue) {
+  rate_limiter_config rl;
+  rl.requests_per_minute = 6; // one per 10 s
+  rl.max_queued = 1;
+  start(rl);
+  send_permit(1);
+  expect_decision(1, permit_status::granted, 0s);
+  send_permit(2, 2s); // at the head, and the next grant is 10 s away
+  expect_decision(2, permit_status::denied_deadline, 0s);
+  expect_quiet();
+  send_permit(3);
+  expect_quiet();
+  send_permit(4); // the FIFO holds one
+  expect_decision(4, permit_status::denied_queue_full, 0s);
+  expect_quiet();
+  expect_tick_after(10s);
+  expect_decision(3, permit_status::granted, 10s);
+  expect_quiet();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
