@@ -19,6 +19,7 @@ struct pipeline_fixture : fixture {
   runtime_config rc;
   supervisor_actor sup;
   embedder_actor embedder;
+  caf::actor subscriber;
 
   pipeline_fixture() {
     rc.endpoint.model = "m";
@@ -58,7 +59,7 @@ struct pipeline_fixture : fixture {
     sup = sys.spawn(supervisor, std::move(args));
     sched.run();
     // The sink is a spawn argument: CAF 0.17.6 trips UBSan on argument-less actors.
-    auto subscriber = sys.spawn(
+    subscriber = sys.spawn(
       [](caf::event_based_actor*,
          std::shared_ptr<std::vector<runtime_event>> ev) -> caf::behavior {
         return {[ev](runtime_event& x) { ev->push_back(std::move(x)); }};
@@ -89,6 +90,34 @@ struct pipeline_fixture : fixture {
 
   embed_errc code_of(const answer<embed_result>& a) const {
     return to_failure(a.error).code;
+  }
+
+  // -- message by message (CAF's expect/disallow) ------------------------------------
+
+  supervisor_state& state() {
+    using actor_type
+      = std::remove_pointer_t<supervisor_impl::stateful_pointer<supervisor_state>>;
+    return deref<actor_type>(sup).state;
+  }
+
+  /// Kills `component` as a crash would and lets the supervisor see it go.
+  template<class Handle>
+  void kill(const Handle& component) {
+    caf::anon_send_exit(component, caf::exit_reason::kill);
+    expect((caf::exit_msg), from(_).to(component));
+    expect((caf::down_msg), from(_).to(sup));
+  }
+
+  /// The `detail` of the events about a killed child.
+  static std::string killed() {
+    return caf::to_string(caf::make_error(caf::exit_reason::kill));
+  }
+
+  void expect_event(event_kind kind, const std::string& detail) {
+    expect((runtime_event),
+           from(_)
+             .to(subscriber)
+             .with(runtime_event{kind, "supervisor", detail, sys.clock().now()}));
   }
 };
 
@@ -217,6 +246,84 @@ CAF_TEST(a pool failing past its intensity is down for a growing pause then back
   }
   CAF_CHECK_EQUAL(details(event_kind::runtime_unavailable).size(), 3u);
   CAF_CHECK_EQUAL(details(event_kind::runtime_available).size(), 3u);
+}
+
+CAF_TEST(a failed limiter or breaker is replaced and the dispatcher told at once) {
+  start();
+  auto& st = state();
+  auto dispatcher = st.dispatcher;
+  auto old_limiter = st.limiter;
+  kill(old_limiter);
+  CAF_REQUIRE(st.limiter && st.limiter != old_limiter);
+  expect((component_replaced),
+         from(sup)
+           .to(dispatcher)
+           .with(component_replaced{component_kind::rate_limiter,
+                                    caf::actor_cast<caf::actor>(st.limiter)}));
+  disallow((availability_changed), from(sup).to(dispatcher));
+  sched.run();
+  auto old_breaker = st.breaker;
+  kill(old_breaker);
+  CAF_REQUIRE(st.breaker && st.breaker != old_breaker);
+  expect((component_replaced),
+         from(sup)
+           .to(dispatcher)
+           .with(component_replaced{component_kind::circuit_breaker,
+                                    caf::actor_cast<caf::actor>(st.breaker)}));
+  disallow((availability_changed), from(sup).to(dispatcher));
+  sched.run();
+  // The runtime works through the new ones: the new limiter granted the permit.
+  auto a = embed({"after the restarts"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0);
+  sched.run();
+  CAF_CHECK(a->done && !a->error);
+  auto c = request<runtime_counters>(sup, caf::get_atom::value);
+  CAF_CHECK_EQUAL(c.permits_granted, 1u);
+  CAF_CHECK(details(event_kind::runtime_unavailable).empty());
+}
+
+CAF_TEST(
+  a pool failing past its restart limit escalates to unavailable then comes back) {
+  rc.supervision.max_pool_restarts = 1;
+  rc.supervision.restart_max_backoff_ms = 100; // the first pause
+  start();
+  auto& st = state();
+  auto dispatcher = st.dispatcher;
+  // Within the limit: a new pool at once, the dispatcher is not bothered.
+  auto first = st.pool;
+  kill(first);
+  CAF_REQUIRE(st.pool && st.pool != first);
+  expect_event(event_kind::pool_restarted, killed());
+  disallow((availability_changed), from(sup).to(dispatcher));
+  sched.run();
+  // Past the limit: no pool, the dispatcher learns first, then the subscribers.
+  kill(st.pool);
+  CAF_CHECK(!st.pool);
+  auto why = "the HTTP pool kept failing (" + killed() + "); it restarts in 100 ms";
+  expect((availability_changed),
+         from(sup).to(dispatcher).with(availability_changed{false, why}));
+  expect_event(event_kind::runtime_unavailable, why);
+  sched.run();
+  auto refused = embed({"refused"});
+  CAF_CHECK(refused->done);
+  CAF_CHECK(code_of(*refused) == embed_errc::runtime_unavailable);
+  // The pause ends by the test clock: a new pool, then available again.
+  advance_time(99ms);
+  disallow((caf::spawn_atom, uint64_t), from(sup).to(sup));
+  advance_time(1ms);
+  expect((caf::spawn_atom, uint64_t), from(sup).to(sup).with(_, uint64_t{1}));
+  CAF_CHECK(st.pool);
+  expect((availability_changed),
+         from(sup).to(dispatcher).with(availability_changed{true, ""}));
+  expect_event(event_kind::pool_restarted, "after a pause");
+  expect_event(event_kind::runtime_available, "the HTTP pool is back");
+  sched.run();
+  auto served = embed({"served again"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0);
+  sched.run();
+  CAF_CHECK(served->done && !served->error);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
