@@ -143,6 +143,7 @@ const std::vector<row> file_rows = {
    "max_attempts: unknown key outside any section (did you mean "
    "embedrt.retry.max_attempts? put it under [embedrt.retry])"},
   {"colour = 5\n", "colour: unknown key outside any section"},
+  {"[embedrt.retry.seed]\n", "embedrt.retry.seed: is a key, not a section"},
   {"[embedrt.retry.seed]\nx = 1\n",
    "embedrt.retry.seed.x: unknown key (did you mean embedrt.retry.seed?)"},
   // wrong types: CAF 0.17 would keep the default without a word
@@ -202,6 +203,9 @@ const std::vector<row> file_rows = {
    "config text:2:28: integer out of range (config integers are signed 64-bit)"},
   {"[embedrt.retry]\nbase_delay_ms = 1.5s\n",
    "config text:2:21: fractional duration (write 1500ms, not 1.5s)"},
+  // CAF 0.17 reports nothing when the text ends inside a value (and drops the section)
+  {"[embedrt.retry]\nmax_attempts = 5\nmodel = \"abc",
+   "config text:3:14: syntax error: unexpected end of file"},
   {"[embedrt.endpoint]\nmodel = \"a\\qb\"\n",
    "config text:2:13: invalid escape sequence (use \\n, \\r, \\t, \\\\ or \\\")"},
   // what CAF 0.17 drops silently even when the syntax is fine
