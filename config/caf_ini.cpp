@@ -37,6 +37,18 @@ struct reader {
   const char* begin;
   parser_state* ps;
   document* doc;
+  /// Open section name parts, maps and lists: CAF's parser recurses per level.
+  int32_t depth = 0;
+  bool too_deep = false;
+
+  /// Counts one more level; past `max_nesting` stops the parser as at the end of the
+  /// text (every open level then fails with unexpected_eof and unwinds).
+  void enter() {
+    if (++depth > max_nesting && !too_deep) {
+      too_deep = true;
+      ps->i = ps->e;
+    }
+  }
 
   /// The line of the character before the current one. CAF counts a '\n' as the first
   /// character of the next line, and reports a section's name after consuming its ']'.
@@ -97,6 +109,7 @@ public:
   }
 
   node begin_map() {
+    r_->enter();
     if (kind_ == kind::top)
       return {r_, this, kind::section, std::move(pending_section_), header_line_};
     if (kind_ == kind::section && !pending_section_.empty()) {
@@ -107,9 +120,13 @@ public:
     return {r_, this, kind::map};
   }
 
-  node begin_list() { return {r_, this, kind::list}; }
+  node begin_list() {
+    r_->enter();
+    return {r_, this, kind::list};
+  }
 
   void end_map() {
+    --r_->depth;
     if (kind_ == kind::section) {
       if (!has_subsection_)
         open_block(); // an empty [section]
@@ -118,7 +135,10 @@ public:
     }
   }
 
-  void end_list() { parent_->put(caf::config_value{std::move(list_)}); }
+  void end_list() {
+    --r_->depth;
+    parent_->put(caf::config_value{std::move(list_)});
+  }
 
 private:
   void put(caf::config_value&& x) {
@@ -256,10 +276,18 @@ std::string normalize(std::string text) {
 }
 
 bool parse(std::string_view text, document& out, syntax_error& error) {
+  out = document{};
+  error = syntax_error{};
   parser_state ps{text.data(), text.data() + text.size()};
   reader r{text.data(), &ps, &out};
   node top{&r, nullptr, node::kind::top};
   caf::detail::parser::read_ini(ps, top);
+  if (r.too_deep) {
+    error.too_deep = true;
+    error.line = ps.line;
+    error.column = ps.column;
+    return false;
+  }
   // CAF 0.17 reports an error only if the parser stopped before the end of the text;
   // a text that ends inside a value stops at the end, with the section in progress
   // lost. A NUL byte stops the parser like the end of the text.
@@ -270,6 +298,13 @@ bool parse(std::string_view text, document& out, syntax_error& error) {
   error.line = ps.line;
   error.column = ps.column;
   return false;
+}
+
+std::string syntax_rule(const syntax_error& x) {
+  if (x.too_deep)
+    return "nested deeper than " + std::to_string(max_nesting)
+           + " section name parts, lists or maps";
+  return syntax_rule(x.code);
 }
 
 std::string syntax_rule(caf::pec code) {

@@ -66,9 +66,16 @@ struct document {
   std::string path_of(const entry& x) const;
 };
 
+/// Deepest nesting of section name parts ([a.b.c] is 3), maps and lists that `parse`
+/// accepts: CAF's parser recurses once per level, a deeper text would overflow the
+/// stack.
+inline constexpr int32_t max_nesting = 64;
+
 /// Where and why a text did not parse.
 struct syntax_error {
   caf::pec code = caf::pec::success;
+  /// Nested deeper than `max_nesting` (`code` says nothing then).
+  bool too_deep = false;
   int32_t line = 0;
   int32_t column = 0; // as CAF counts: the first character of a line is column 2
 };
@@ -86,6 +93,9 @@ bool parse(std::string_view text, document& out, syntax_error& error);
 /// The rule broken by a parser error, e.g. "fractional duration (write 1500ms, not
 /// 1.5s)".
 std::string syntax_rule(caf::pec code);
+
+/// The rule `x` broke: `syntax_rule(x.code)`, or the nesting bound.
+std::string syntax_rule(const syntax_error& x);
 
 /// What CAF 0.17 would read differently from what the text seems to say, for the
 /// sections `watched(path)` selects: a repeated section (a later [a.b] block replaces

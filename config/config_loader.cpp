@@ -230,7 +230,7 @@ std::vector<config_error> load(embedrt_config& cfg, const std::string& source,
       // "file:line:column: rule". The line is not shown: it may be `api_key = sk-...`.
       errors.push_back({source + ":" + std::to_string(syntax.line) + ":"
                           + std::to_string(syntax.column),
-                        caf_ini::syntax_rule(syntax.code), ""});
+                        caf_ini::syntax_rule(syntax), ""});
     caf_ini::find_repeats(doc, schema::is_embedrt_path, errors);
     apply_document(doc, cfg, errors);
     // 2. The command line. CAF handles its own options, --help and the remainder; it

@@ -150,6 +150,33 @@ CAF_TEST(a text that ends inside a value is an error unlike in caf) {
                   "1: [global]\n1: seed = 1\n2:2: unexpected_character\n");
 }
 
+CAF_TEST(nesting is bounded before the recursive parser of caf runs out of stack) {
+  auto lists = [](int n) {
+    return "x = " + std::string(static_cast<size_t>(n), '[')
+           + std::string(static_cast<size_t>(n), ']') + "\n";
+  };
+  auto sections = [](int n) {
+    std::string result = "[a";
+    for (int i = 1; i < n; ++i)
+      result += ".a";
+    return result + "]\nx = 1\n";
+  };
+  caf_ini::document doc;
+  caf_ini::syntax_error error;
+  // The global block is one level, each list one more.
+  CAF_CHECK(caf_ini::parse(lists(caf_ini::max_nesting - 1), doc, error));
+  CAF_CHECK(caf_ini::parse(sections(caf_ini::max_nesting), doc, error));
+  for (auto text : {lists(caf_ini::max_nesting), sections(caf_ini::max_nesting + 1),
+                    lists(200000), sections(100000)}) {
+    CAF_CHECK(!caf_ini::parse(text, doc, error));
+    CAF_CHECK(error.too_deep);
+    CAF_CHECK_EQUAL(caf_ini::syntax_rule(error),
+                    "nested deeper than 64 section name parts, lists or maps");
+  }
+  CAF_CHECK(!caf_ini::parse("x = [1, [2, [3", doc, error));
+  CAF_CHECK(!error.too_deep);
+}
+
 CAF_TEST(normalize drops a byte order mark and carriage returns) {
   CAF_CHECK_EQUAL(caf_ini::normalize("\xEF\xBB\xBFx = 1\r\ny = 2\r\n"),
                   "x = 1\ny = 2\n");

@@ -206,6 +206,8 @@ const std::vector<row> file_rows = {
   // CAF 0.17 reports nothing when the text ends inside a value (and drops the section)
   {"[embedrt.retry]\nmax_attempts = 5\nmodel = \"abc",
    "config text:3:14: syntax error: unexpected end of file"},
+  {"[embedrt.endpoint]\nmodel = " + std::string(100, '[') + "\n",
+   "config text:2:73: nested deeper than 64 section name parts, lists or maps"},
   {"[embedrt.endpoint]\nmodel = \"a\\qb\"\n",
    "config text:2:13: invalid escape sequence (use \\n, \\r, \\t, \\\\ or \\\")"},
   // what CAF 0.17 drops silently even when the syntax is fine
