@@ -30,6 +30,7 @@ struct pool_fixture : fixture {
     = std::make_shared<std::vector<runtime_event>>();
   std::shared_ptr<sink_log> log = std::make_shared<sink_log>();
   call_sink_actor sink;
+  event_sink_actor event_sink;
   http_pool_actor pool;
   uint64_t next_attempt = 1;
 
@@ -55,7 +56,8 @@ struct pool_fixture : fixture {
     args.make_transport = upstream->factory();
     args.transport.counters = std::make_shared<http::transport_counters>();
     args.dispatcher = sink;
-    args.events = collect_events(sys, events);
+    event_sink = collect_events(sys, events);
+    args.events = event_sink;
     args.seed = 1;
     pool = sys.spawn(http_worker_pool, std::move(args));
     sched.run();
@@ -84,6 +86,30 @@ struct pool_fixture : fixture {
       for (auto& r : b.results)
         all.push_back(r);
     return all;
+  }
+
+  // -- message by message (CAF's expect/disallow) ------------------------------------
+
+  http_pool_state& state() {
+    using actor_type
+      = std::remove_pointer_t<http_pool_impl::stateful_pointer<http_pool_state>>;
+    return deref<actor_type>(pool).state;
+  }
+
+  /// Kills worker `index` as a crash would; the pool sees it go and says so.
+  void kill_worker(uint32_t index) {
+    auto w = state().workers.at(index).handle;
+    CAF_REQUIRE(w);
+    caf::anon_send_exit(w, caf::exit_reason::kill);
+    expect((caf::exit_msg), from(_).to(w));
+    expect((caf::down_msg), from(_).to(pool));
+    expect((runtime_event),
+           from(pool)
+             .to(event_sink)
+             .with(runtime_event{
+               event_kind::worker_failed, "worker " + std::to_string(index),
+               caf::to_string(caf::make_error(caf::exit_reason::kill)),
+               sys.clock().now()}));
   }
 
   size_t count(event_kind k) const {
@@ -237,6 +263,36 @@ CAF_TEST(restarts beyond the intensity fail the pool as a whole) {
   CAF_CHECK(*down);
   CAF_CHECK_EQUAL(upstream->transports_alive(), 0u);
   caf::anon_send_exit(watcher_handle, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(
+  a worker restart is a timer then a join then an event and the limit fails the pool) {
+  start(1, 2, 1); // one restart within the window
+  self->monitor(pool);
+  kill_worker(0);
+  // The restart waits for its backoff (100 ms, no jitter) on the test clock.
+  disallow((worker_joined), from(pool).to(sink));
+  advance_time(99ms);
+  disallow((caf::spawn_atom, uint32_t, uint64_t), from(pool).to(pool));
+  advance_time(1ms);
+  expect((caf::spawn_atom, uint32_t, uint64_t), from(pool).to(pool).with(_, 0u, 1u));
+  auto restarted = state().workers[0].handle;
+  CAF_REQUIRE(restarted);
+  expect((worker_joined), from(pool).to(sink).with(worker_joined{
+                            caf::actor_cast<caf::actor>(restarted), 2u, 0u}));
+  expect((runtime_event),
+         from(pool)
+           .to(event_sink)
+           .with(runtime_event{event_kind::worker_restarted, "worker 0", "restarted",
+                               sys.clock().now()}));
+  sched.run();
+  // Past the limit: no restart timer, the pool fails as a whole (its supervisor
+  // sees it go).
+  kill_worker(0);
+  disallow((caf::spawn_atom, uint32_t, uint64_t), from(pool).to(pool));
+  expect((caf::down_msg), from(_).to(self));
+  CAF_CHECK_EQUAL(advance_time(10s), 0u);
+  pool = nullptr; // gone already
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
