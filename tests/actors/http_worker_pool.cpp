@@ -265,8 +265,7 @@ CAF_TEST(restarts beyond the intensity fail the pool as a whole) {
   caf::anon_send_exit(watcher_handle, caf::exit_reason::user_shutdown);
 }
 
-CAF_TEST(
-  a worker restart is a timer then a join then an event and the limit fails the pool) {
+CAF_TEST(a worker restart waits its backoff and past the limit the pool fails) {
   start(1, 2, 1); // one restart within the window
   self->monitor(pool);
   kill_worker(0);
