@@ -92,7 +92,7 @@ public:
             });
   }
 
-  void start_call(http_call msg) override {
+  void send_call(http_call msg) override {
     self_->state.router.submit(std::move(msg));
     route(self_);
   }

@@ -65,7 +65,7 @@ struct runtime_counters {
   uint64_t calls_rejected_circuit_open = 0;
   // -- pool, workers and transport ----------------------------------------------
   uint64_t calls_completed = 0;
-  uint64_t calls_expired_in_pool = 0;
+  uint64_t calls_expired_in_flight = 0;
   uint64_t workers_failed = 0;
   uint64_t workers_restarted = 0;
   uint64_t pools_restarted = 0;
@@ -103,7 +103,7 @@ typename Inspector::result_type inspect(Inspector& f, runtime_counters& x) {
            x.grants_paused_rate_limited, x.usage_reports_clamped, x.shared_store_calls,
            x.shared_store_failures, x.shared_budget_fallbacks, x.breaker_opened,
            x.breaker_half_opened, x.breaker_closed, x.calls_rejected_circuit_open,
-           x.calls_completed, x.calls_expired_in_pool, x.workers_failed,
+           x.calls_completed, x.calls_expired_in_flight, x.workers_failed,
            x.workers_restarted, x.pools_restarted, x.connections_opened,
            x.responses_2xx, x.responses_429, x.responses_4xx_other, x.responses_5xx);
 }
@@ -149,7 +149,7 @@ void runtime_counters::for_each(F&& f) const {
   f("breaker_closed", breaker_closed);
   f("calls_rejected_circuit_open", calls_rejected_circuit_open);
   f("calls_completed", calls_completed);
-  f("calls_expired_in_pool", calls_expired_in_pool);
+  f("calls_expired_in_flight", calls_expired_in_flight);
   f("workers_failed", workers_failed);
   f("workers_restarted", workers_restarted);
   f("pools_restarted", pools_restarted);

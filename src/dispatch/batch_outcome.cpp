@@ -205,7 +205,7 @@ void dispatcher_core::resend_alone(uint64_t slot_id, uint32_t attempts,
   policy::retry_decision decision;
   if (to_confirm && s.confirmations < max_confirmations
       && now + min_attempt_ <= deadline) {
-    // Not an attempt: the next send gives it back (send_call counts one).
+    // Not an attempt: the next send gives it back (put_on_wire counts one).
     ++s.confirmations;
     decision.retry = true;
     attempts = attempts > 0 ? attempts - 1 : 0;

@@ -234,7 +234,7 @@ void dispatcher_core::grant_credits() {
 void dispatcher_core::count_response(const http_call_result& x) {
   auto& c = counters_;
   if (x.status == attempt_status::expired) {
-    ++c.calls_expired_in_pool;
+    ++c.calls_expired_in_flight;
     return;
   }
   ++c.calls_completed;
@@ -676,7 +676,7 @@ void dispatcher_core::on_verdict(const breaker_verdict& x, time_point now) {
   if (allowed && has_live_slots(b)) {
     b.generation = x.generation;
     b.trial = x.decision == breaker_decision::allowed_trial;
-    send_call(bid, b, now);
+    put_on_wire(b, now);
     return;
   }
   --active_;
@@ -714,7 +714,7 @@ void dispatcher_core::on_verdict(const breaker_verdict& x, time_point now) {
   request_wake();
 }
 
-void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
+void dispatcher_core::put_on_wire(batch_state& b, time_point now) {
   b.sent.clear();
   std::vector<const std::string*> inputs;
   for (auto sid : b.slots) {
@@ -737,7 +737,7 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
   }
   auto left = b.deadline - now;
   auto timeout = std::max(duration{milliseconds{1}}, std::min(attempt_timeout_, left));
-  b.stage = batch_stage::in_pool;
+  b.stage = batch_stage::in_flight;
   http_call call;
   call.attempt_id = b.attempt;
   call.body = openai::encode_request(key.model, inputs, key.dimensions, encoding_);
@@ -749,7 +749,7 @@ void dispatcher_core::send_call(uint64_t, batch_state& b, time_point now) {
                                  cfg_.limits.max_response_bytes);
   call.timeout = timeout;
   call.deadline = b.deadline;
-  fx_.start_call(std::move(call));
+  fx_.send_call(std::move(call));
 }
 
 void dispatcher_core::on_call_result(http_call_result x, time_point now) {
@@ -759,7 +759,7 @@ void dispatcher_core::on_call_result(http_call_result x, time_point now) {
     return; // a late answer of an attempt already given up: dropped
   auto bid = at->second;
   auto it = batches_.find(bid);
-  if (it == batches_.end() || it->second.stage != batch_stage::in_pool)
+  if (it == batches_.end() || it->second.stage != batch_stage::in_flight)
     return;
   auto& b = it->second;
   attempts_.erase(at);
@@ -929,7 +929,7 @@ void dispatcher_core::on_call_lost(uint64_t attempt, time_point now) {
   http_call_result x;
   x.attempt_id = attempt;
   x.status = attempt_status::worker_failed;
-  x.detail = "the HTTP pool failed while the attempt was in flight";
+  x.detail = "the worker carrying the attempt failed before it finished";
   on_call_result(std::move(x), now);
 }
 
@@ -937,7 +937,7 @@ void dispatcher_core::on_component_replaced(component_kind kind, time_point now)
   std::vector<uint64_t> tickets;
   auto stage = kind == component_kind::rate_limiter      ? batch_stage::waiting_permit
                : kind == component_kind::circuit_breaker ? batch_stage::waiting_breaker
-                                                         : batch_stage::in_pool;
+                                                         : batch_stage::in_flight;
   for (auto& [bid, b] : batches_)
     if (b.stage == stage && b.attempt != 0)
       tickets.push_back(b.attempt);

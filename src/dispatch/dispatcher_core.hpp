@@ -1,6 +1,6 @@
 // The dispatcher's logic as a plain state machine: admission with per-lane bounds and
 // bulk credit, in-flight dedup, micro-batching with a linger bound, priority lanes, the
-// per-attempt pipeline (limiter permit -> breaker verdict -> pool call), retries, batch
+// per-attempt pipeline (limiter permit -> breaker verdict -> worker call), retries, batch
 // bisection on 400/413/422, deadlines and shutdown. It never reads a clock and never
 // sends a message: inputs carry `now`, outputs go through `effects`. The dispatcher
 // actor is a thin shell around it; tests drive it directly.
@@ -56,8 +56,8 @@ public:
   virtual void request_permit(acquire_permit msg) = 0;
   /// Ask the circuit breaker; answer with `on_verdict` (or `on_verdict_lost`).
   virtual void check_breaker(breaker_check msg) = 0;
-  /// Send to the pool; answer with `on_call_result` (or `on_call_lost`).
-  virtual void start_call(http_call msg) = 0;
+  /// Send the attempt to a worker; answer with `on_call_result` (or `on_call_lost`).
+  virtual void send_call(http_call msg) = 0;
   virtual void report_outcome(call_outcome msg) = 0;
   virtual void report_permit(permit_feedback msg) = 0;
   /// Answer request `id`; called exactly once per admitted or refused request.
@@ -179,7 +179,7 @@ private:
     ready,          // in ready_, waiting for a pipeline slot
     waiting_permit, // acquire_permit outstanding
     waiting_breaker,
-    in_pool,
+    in_flight,      // http_call sent to a worker
     backing_off, // retry delay running
     parked,      // breaker open or half-open busy; waits without spending attempts
   };
@@ -244,7 +244,7 @@ private:
   void fail_fast_waiters(batch_state& b, const embed_failure& failure);
   void erase_batch(uint64_t batch_id);
   void start_attempt(uint64_t batch_id, batch_state& b, time_point now);
-  void send_call(uint64_t batch_id, batch_state& b, time_point now);
+  void put_on_wire(batch_state& b, time_point now);
   void park(uint64_t batch_id, batch_state& b, time_point until);
   void wake_parked(time_point now);
   void handle_failure(uint64_t batch_id, batch_state& b, http_call_result& x,
