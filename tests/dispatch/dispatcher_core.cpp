@@ -436,9 +436,7 @@ CAF_TEST(bulk credit is granted while there is room and waits when there is none
   // A bulk request without credit is shed; with credit it is admitted.
   core->admit(10, texts({"no credit"}, lane::bulk), now);
   CAF_CHECK(fx.failures[10].code == embed_errc::overloaded);
-  auto req = texts({"with credit"}, lane::bulk);
-  req.options.uses_credit = true;
-  core->admit(11, std::move(req), now);
+  core->admit(11, texts({"with credit"}, lane::bulk), admission_path::credit, now);
   CAF_CHECK_EQUAL(fx.answer_count.count(11), 0u);
   core->release_credit(1, now); // frees one
   CAF_REQUIRE_EQUAL(fx.credits.size(), 3u);
