@@ -1,4 +1,4 @@
-// Protocol of the HTTP worker pool and its workers: one upstream attempt per call.
+// Protocol between the dispatcher and the HTTP workers: one upstream attempt per call.
 #pragma once
 
 #include <cstdint>
