@@ -245,9 +245,10 @@ void dispatcher_core::succeed_slot(uint64_t slot_id, std::vector<float>&& vec,
   }
 }
 
-std::vector<uint64_t>
+const std::vector<uint64_t>&
 dispatcher_core::requests_of(const std::vector<uint64_t>& slot_ids) const {
-  std::vector<uint64_t> ids;
+  auto& ids = scratch_ids_;
+  ids.clear();
   for (auto sid : slot_ids)
     if (auto s = slots_.find(sid))
       for (auto& w : s->waiters)
@@ -293,7 +294,8 @@ void dispatcher_core::fail_batch(uint64_t batch_id, const embed_failure& failure
   auto b = pipeline_.find(batch_id);
   if (b == nullptr)
     return;
-  for (auto id : requests_of(b->slots))
+  auto ids = requests_of(b->slots); // a copy: answers may look again
+  for (auto id : ids)
     fail_request(id, failure);
   erase_batch(batch_id);
 }

@@ -178,8 +178,9 @@ private:
   void release_slot_if_orphaned(uint64_t slot_id);
   void grant_credits();
   void refuse_credit_waiters();
-  /// Every request waiting for one of `slot_ids` (each once).
-  std::vector<uint64_t> requests_of(const std::vector<uint64_t>& slot_ids) const;
+  /// Every request waiting for one of `slot_ids` (each once), in a scratch buffer
+  /// reused by the next call (copy it before answering anybody).
+  const std::vector<uint64_t>& requests_of(const std::vector<uint64_t>& slot_ids) const;
   template<class F>
   void for_requests(const std::vector<uint64_t>& slot_ids, F&& f) {
     for (auto id : requests_of(slot_ids))
@@ -248,6 +249,8 @@ private:
   time_point grace_end_;
   shutdown_report shutdown_report_;
   mutable runtime_counters counters_;
+  /// Reused by `requests_of` (no allocation per attempt step).
+  mutable std::vector<uint64_t> scratch_ids_;
 };
 
 } // namespace embedrt::dispatch
