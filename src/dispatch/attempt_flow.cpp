@@ -191,8 +191,14 @@ void dispatcher_core::trace_attempt(uint64_t batch_id, const batch_state& b,
   a.duration = ns(wire);
   a.batch_id = batch_id;
   a.batch_inputs = static_cast<uint32_t>(b.sent.size());
+  auto sent_at = now_ - wire;
   for_requests(b.sent, [&](request_state& r) {
-    r.trace.attempt += a.duration;
+    if (!r.on_wire) { // joined a text already on the wire (dedup): it did not queue
+      r.on_wire = true;
+      r.trace.queue = ns(std::max(duration{0}, sent_at - r.admitted_at));
+    }
+    // Its share of the wire time: never more than it has been waiting.
+    r.trace.attempt += std::min(a.duration, ns(now_ - r.admitted_at));
     if (r.trace.attempts.size() < max_traced_attempts)
       r.trace.attempts.push_back(a);
   });

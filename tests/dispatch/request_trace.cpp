@@ -180,6 +180,23 @@ CAF_TEST(a request that never reached the wire spent its whole time queued) {
   CAF_CHECK(t->attempts.empty());
 }
 
+CAF_TEST(a request joining a text already on the wire did not queue) {
+  core->admit(1, req({"same"}), now);
+  permit(0, 1ms);
+  verdict(0, 1ms);
+  now += 10ms;
+  core->admit(2, req({"same"}), now); // dedup: rides the call in flight
+  reply(0, 5ms, 200);
+  auto t = fx.trace_of(2);
+  CAF_REQUIRE(t != nullptr);
+  CAF_CHECK(t->queue == 0ns);
+  CAF_CHECK(t->total == 5ms);
+  CAF_CHECK(t->attempt == 5ms); // its share, not the call's 15 ms
+  CAF_REQUIRE_EQUAL(t->attempts.size(), 1u);
+  CAF_CHECK(t->attempts[0].duration == 15ms);
+  CAF_CHECK(fx.trace_of(1)->attempt == 15ms);
+}
+
 CAF_TEST(the circuit open answer names the request model) {
   auto r = req({"a"}, "their-model");
   core->admit(1, std::move(r), now);
