@@ -93,8 +93,8 @@ void bulk_pump(caf::stateful_actor<bulk_job_state>* self) {
     req.texts.assign(std::make_move_iterator(st.texts.begin() + first),
                      std::make_move_iterator(st.texts.begin() + last));
     req.options = st.opts;
-    req.options.priority
-      = lane::bulk; // the dispatcher sees that this actor holds credit
+    // Bulk: the dispatcher knows this actor holds credit, so it spends one.
+    req.options.priority = lane::bulk;
     self->request(st.embedder, caf::infinite, std::move(req))
       .then(
         [=](embed_result& r) {
