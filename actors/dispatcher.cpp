@@ -92,7 +92,7 @@ public:
             });
   }
 
-  void start_call(http_call msg) override {
+  void send_call(http_call msg) override {
     self_->state.router.submit(std::move(msg));
     route(self_);
   }
@@ -139,6 +139,12 @@ public:
   }
 
   void grant_credit(uint64_t waiter, uint32_t requests) override {
+    auto& st = self_->state;
+    if (auto a = st.credit_askers.find(waiter); a != st.credit_askers.end()) {
+      if (requests > 0)
+        st.credit_holders[a->second] += requests;
+      st.credit_askers.erase(a);
+    }
     auto& replies = self_->state.credit_replies;
     auto i = replies.find(waiter);
     if (i == replies.end())
@@ -163,18 +169,48 @@ private:
   self_ptr self_;
 };
 
-void admit(self_ptr self, dispatcher_state::reply_channel channel,
-           embed_request&& req) {
+void admit(self_ptr self, dispatcher_state::reply_channel channel, embed_request&& req,
+           admission_path path) {
   auto& st = self->state;
   auto id = st.next_id++;
   st.replies.emplace(id, std::move(channel));
-  st.core->admit(id, std::move(req), now(self));
+  st.core->admit(id, std::move(req), path, now(self));
+}
+
+caf::actor_addr sender_of(self_ptr self) {
+  return caf::actor_cast<caf::actor_addr>(self->current_sender());
+}
+
+/// A bulk `embed_request` from an actor that holds credit spends one.
+admission_path path_of(self_ptr self, const embed_request& req) {
+  auto& holders = self->state.credit_holders;
+  if (req.options.priority != lane::bulk || holders.empty() || !self->current_sender())
+    return admission_path::at_dispatcher;
+  auto i = holders.find(sender_of(self));
+  if (i == holders.end())
+    return admission_path::at_dispatcher;
+  if (--i->second == 0)
+    holders.erase(i);
+  return admission_path::credit;
+}
+
+void release(self_ptr self, uint32_t requests) {
+  auto& holders = self->state.credit_holders;
+  if (self->current_sender())
+    if (auto i = holders.find(sender_of(self)); i != holders.end()) {
+      i->second -= std::min(i->second, requests);
+      if (i->second == 0)
+        holders.erase(i);
+    }
+  self->state.core->release_credit(requests, now(self));
 }
 
 void acquire(self_ptr self, dispatcher_state::credit_channel channel,
-             const acquire_credit& req) {
+             const acquire_credit& req, caf::actor_addr asker) {
   auto& st = self->state;
   auto id = st.next_id++;
+  if (asker)
+    st.credit_askers.emplace(id, std::move(asker));
   st.credit_replies.emplace(id, std::move(channel));
   st.core->acquire_credit(id, req.max_requests, now(self));
 }
@@ -203,30 +239,32 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
   st.breaker = std::move(args.breaker);
   st.events = std::move(args.events);
   st.effects = std::make_unique<shell>(self);
-  st.core = std::make_unique<dispatch::dispatcher_core>(args.config, *st.effects,
-                                                        now(self));
+  st.core = std::make_unique<dispatch::dispatcher_core>(
+    args.config, *st.effects, now(self), std::move(args.gate));
   self->set_down_handler([=](caf::down_msg& dm) { on_worker_down(self, dm); });
   return {
     // -- requests ---------------------------------------------------------------------
     [=](embed_request& req) -> caf::result<embed_result> {
+      auto path = path_of(self, req); // before the promise takes the sender
       auto rp = self->make_response_promise<embed_result>();
-      admit(self, rp, std::move(req));
+      admit(self, rp, std::move(req), path);
       maybe_finish_shutdown(self);
       return rp;
     },
     [=](host_embed& req) {
-      admit(self, std::move(req.completion), std::move(req.request));
+      admit(self, std::move(req.completion), std::move(req.request), req.admission);
       maybe_finish_shutdown(self);
     },
     [=](acquire_credit& req) -> caf::result<credit_grant> {
+      auto asker = sender_of(self); // before the promise takes it
       auto rp = self->make_response_promise<credit_grant>();
-      acquire(self, rp, req);
+      acquire(self, rp, req, std::move(asker));
       return rp;
     },
     [=](host_acquire_credit& req) {
-      acquire(self, std::move(req.completion), req.request);
+      acquire(self, std::move(req.completion), req.request, {});
     },
-    [=](release_credit& x) { self->state.core->release_credit(x.requests, now(self)); },
+    [=](release_credit& x) { release(self, x.requests); },
     [=](begin_shutdown& x) -> caf::result<shutdown_report> {
       auto rp = self->make_response_promise<shutdown_report>();
       self->state.shutdown = rp;

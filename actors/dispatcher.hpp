@@ -42,6 +42,8 @@ struct dispatcher_args {
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
   event_sink_actor events;
+  /// The runtime's admission gate; null: one of the core's own.
+  std::shared_ptr<dispatch::admission_gate> gate;
 };
 
 struct dispatcher_state {
@@ -62,6 +64,10 @@ struct dispatcher_state {
   std::unordered_map<uint64_t, http_worker_actor> workers;
   std::unordered_map<uint64_t, reply_channel> replies;
   std::unordered_map<uint64_t, credit_channel> credit_replies;
+  /// Bulk credit held by actors (granted, not yet used or given back): their
+  /// `embed_request`s take over a credit's place instead of entering the gate.
+  std::unordered_map<uint64_t, caf::actor_addr> credit_askers;
+  std::unordered_map<caf::actor_addr, uint32_t> credit_holders;
   std::optional<caf::typed_response_promise<shutdown_report>> shutdown;
   /// Reports waiting for a check / permit request to ride on.
   std::vector<call_outcome> pending_outcomes;

@@ -36,6 +36,9 @@ struct supervisor_args {
   http::transport_factory make_transport;
   /// The budget shared through Redis (`rate_limiter.shared_store`); none: local only.
   std::optional<shared_budget_args> shared_budget;
+  /// The runtime's admission gate (shared with `runtime::embed`); null: the
+  /// dispatcher makes its own.
+  std::shared_ptr<dispatch::admission_gate> gate;
 };
 
 /// The supervisor's full interface: the public one plus its pool restart timer

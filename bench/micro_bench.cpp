@@ -216,7 +216,7 @@ struct recording_effects final : dispatch::effects {
     permits.push_back(std::move(msg));
   }
   void check_breaker(breaker_check msg) override { checks.push_back(std::move(msg)); }
-  void start_call(http_call msg) override { calls.push_back(std::move(msg)); }
+  void send_call(http_call msg) override { calls.push_back(std::move(msg)); }
   void report_outcome(call_outcome) override {}
   void report_permit(permit_feedback) override {}
   void answer(uint64_t, embed_result) override { ++answers; }

@@ -76,11 +76,12 @@ struct request_config {
 
 /// [embedrt.limits] — admission bounds (Envoy calls these "circuit breaking").
 struct limits_config {
-  /// Interactive requests admitted and not yet answered; more are shed `overloaded`.
-  /// Default 1024, range 1..10000000.
+  /// Interactive requests holding a place in the admission gate (entered by
+  /// `runtime::embed` or by the dispatcher, not answered yet), whatever the path;
+  /// more are shed `overloaded` at once. Default 1024, range 1..10000000.
   uint32_t interactive_capacity = 1024;
-  /// Bulk requests admitted and not yet answered, credit included. Default 4096,
-  /// range 1..10000000.
+  /// Bulk requests holding a place in the admission gate plus bulk credit out (one
+  /// bound for every path). Default 4096, range 1..10000000.
   uint32_t bulk_capacity = 4096;
   /// Share of dispatch slots bulk gets while interactive work is waiting, percent.
   /// Default 10, range 1..100.

@@ -48,21 +48,17 @@ struct embed_options {
   embedrt::lane priority = embedrt::lane::interactive;
   /// Behaviour while the circuit breaker is open.
   open_circuit_policy on_open_circuit = open_circuit_policy::lane_default;
-  /// Set by bulk clients that hold credit from `acquire_credit`: the request consumes
-  /// one credit instead of being shed when its lane is full.
-  bool uses_credit = false;
 };
 
 inline bool operator==(const embed_options& x, const embed_options& y) {
   return x.model == y.model && x.dimensions == y.dimensions && x.timeout == y.timeout
-         && x.priority == y.priority && x.on_open_circuit == y.on_open_circuit
-         && x.uses_credit == y.uses_credit;
+         && x.priority == y.priority && x.on_open_circuit == y.on_open_circuit;
 }
 
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, embed_options& x) {
   return f(caf::meta::type_name("embed_options"), x.model, x.dimensions, x.timeout,
-           x.priority, x.on_open_circuit, x.uses_credit);
+           x.priority, x.on_open_circuit);
 }
 
 /// Embed one or more texts. Answered exactly once, before the deadline, with an
@@ -136,8 +132,9 @@ typename Inspector::result_type inspect(Inspector& f, acquire_credit& x) {
   return f(caf::meta::type_name("acquire_credit"), x.max_requests);
 }
 
-/// Reply to `acquire_credit`: the holder may send `requests` bulk requests with
-/// `uses_credit` set. A zero grant means the runtime is shutting down.
+/// Reply to `acquire_credit`: the holder may send `requests` bulk requests that are
+/// not shed (each takes over one credit's place in the bulk lane). A zero grant means
+/// the runtime is shutting down.
 struct credit_grant {
   uint32_t requests = 0;
 };

@@ -64,10 +64,21 @@ private:
 using embed_completion = one_shot<embed_outcome>;
 using credit_completion = one_shot<credit_grant>;
 
+/// How a request took its place in its lane (internal: hosts never choose it).
+enum class admission_path : uint8_t {
+  /// The dispatcher enters the admission gate for it (sheds when the lane is full).
+  at_dispatcher = 0,
+  /// `runtime::embed` entered the gate before sending; its completion leaves it.
+  entered = 1,
+  /// A bulk credit holder's request: it takes over one credit's place.
+  credit = 2,
+};
+
 /// `embed_request` from a host that is not an actor.
 struct host_embed {
   embed_request request;
   std::shared_ptr<embed_completion> completion;
+  admission_path admission = admission_path::at_dispatcher;
 };
 
 /// `acquire_credit` from a host that is not an actor.

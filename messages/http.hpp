@@ -1,4 +1,4 @@
-// Protocol of the HTTP worker pool and its workers: one upstream attempt per call.
+// Protocol between the dispatcher and the HTTP workers: one upstream attempt per call.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,7 @@ struct http_call {
   encoding_format encoding = encoding_format::base64;
   /// Attempt timeout (connect + body), counted from when the transfer starts.
   caf::timespan timeout{0};
-  /// The pool answers `expired` instead of starting the attempt after this point.
+  /// The dispatcher answers `expired` instead of starting the attempt after this point.
   caf::actor_clock::time_point deadline;
   /// The response body may not grow past this (inputs x dimension x bytes per value,
   /// with margin; see openai::max_response_bytes); 0: only the transport's cap.
@@ -70,7 +70,7 @@ enum class attempt_status : uint8_t {
   transport_error,
   /// The worker carrying the attempt failed before it finished.
   worker_failed,
-  /// The attempt waited in the pool past its deadline and was never started.
+  /// The attempt waited for a free worker past its deadline and was never started.
   expired,
   /// The upstream's TLS certificate was refused (untrusted CA, expired, wrong host
   /// name). Never retried: only a config change (endpoint.ca_bundle) can fix it.

@@ -17,7 +17,11 @@ struct runtime_counters {
   uint64_t requests_admitted = 0;
   uint64_t requests_succeeded = 0;
   uint64_t requests_failed_invalid_input = 0;
+  /// Requests shed because their lane was full (the admission gate: host-side and
+  /// dispatcher-side alike); never admitted.
   uint64_t requests_shed_overloaded = 0;
+  /// Admitted requests answered `overloaded` because the rate limiter's queue was full.
+  uint64_t requests_shed_limiter_queue_full = 0;
   uint64_t requests_failed_circuit_open = 0;
   uint64_t requests_failed_rate_limited = 0;
   uint64_t requests_failed_deadline_exceeded = 0;
@@ -65,7 +69,7 @@ struct runtime_counters {
   uint64_t calls_rejected_circuit_open = 0;
   // -- pool, workers and transport ----------------------------------------------
   uint64_t calls_completed = 0;
-  uint64_t calls_expired_in_pool = 0;
+  uint64_t calls_expired_in_flight = 0;
   uint64_t workers_failed = 0;
   uint64_t workers_restarted = 0;
   uint64_t pools_restarted = 0;
@@ -89,21 +93,21 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, runtime_counters& x) {
   return f(caf::meta::type_name("runtime_counters"), x.requests_admitted,
            x.requests_succeeded, x.requests_failed_invalid_input,
-           x.requests_shed_overloaded, x.requests_failed_circuit_open,
-           x.requests_failed_rate_limited, x.requests_failed_deadline_exceeded,
-           x.requests_failed_upstream_rejected, x.requests_failed_upstream_unavailable,
-           x.requests_failed_bad_response, x.requests_failed_shutting_down,
-           x.requests_failed_worker_failed, x.requests_failed_runtime_unavailable,
-           x.texts_deduplicated, x.credits_granted, x.upstream_requests_formed,
-           x.attempts_started, x.attempts_retried,
-           x.attempts_redispatched_worker_failed, x.retries_denied_budget,
-           x.batches_split_rejected, x.waits_circuit_open, x.vectors_refused,
-           x.vectors_held_unconfirmed, x.responses_encoding_mismatch, x.permits_granted,
-           x.permits_denied_queue_full, x.permits_denied_deadline,
+           x.requests_shed_overloaded, x.requests_shed_limiter_queue_full,
+           x.requests_failed_circuit_open, x.requests_failed_rate_limited,
+           x.requests_failed_deadline_exceeded, x.requests_failed_upstream_rejected,
+           x.requests_failed_upstream_unavailable, x.requests_failed_bad_response,
+           x.requests_failed_shutting_down, x.requests_failed_worker_failed,
+           x.requests_failed_runtime_unavailable, x.texts_deduplicated,
+           x.credits_granted, x.upstream_requests_formed, x.attempts_started,
+           x.attempts_retried, x.attempts_redispatched_worker_failed,
+           x.retries_denied_budget, x.batches_split_rejected, x.waits_circuit_open,
+           x.vectors_refused, x.vectors_held_unconfirmed, x.responses_encoding_mismatch,
+           x.permits_granted, x.permits_denied_queue_full, x.permits_denied_deadline,
            x.grants_paused_rate_limited, x.usage_reports_clamped, x.shared_store_calls,
            x.shared_store_failures, x.shared_budget_fallbacks, x.breaker_opened,
            x.breaker_half_opened, x.breaker_closed, x.calls_rejected_circuit_open,
-           x.calls_completed, x.calls_expired_in_pool, x.workers_failed,
+           x.calls_completed, x.calls_expired_in_flight, x.workers_failed,
            x.workers_restarted, x.pools_restarted, x.connections_opened,
            x.responses_2xx, x.responses_429, x.responses_4xx_other, x.responses_5xx);
 }
@@ -115,6 +119,7 @@ void runtime_counters::for_each(F&& f) const {
   f("requests_succeeded", requests_succeeded);
   f("requests_failed_invalid_input", requests_failed_invalid_input);
   f("requests_shed_overloaded", requests_shed_overloaded);
+  f("requests_shed_limiter_queue_full", requests_shed_limiter_queue_full);
   f("requests_failed_circuit_open", requests_failed_circuit_open);
   f("requests_failed_rate_limited", requests_failed_rate_limited);
   f("requests_failed_deadline_exceeded", requests_failed_deadline_exceeded);
@@ -149,7 +154,7 @@ void runtime_counters::for_each(F&& f) const {
   f("breaker_closed", breaker_closed);
   f("calls_rejected_circuit_open", calls_rejected_circuit_open);
   f("calls_completed", calls_completed);
-  f("calls_expired_in_pool", calls_expired_in_pool);
+  f("calls_expired_in_flight", calls_expired_in_flight);
   f("workers_failed", workers_failed);
   f("workers_restarted", workers_restarted);
   f("pools_restarted", pools_restarted);

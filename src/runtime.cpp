@@ -12,6 +12,7 @@
 #include "actors/supervisor.hpp"
 #include "config/config_loader.hpp"
 #include "config/endpoint.hpp"
+#include "src/dispatch/admission_gate.hpp"
 #include "src/host/deferred_executor.hpp"
 #include "src/http/curl_transport.hpp"
 
@@ -93,8 +94,8 @@ void bulk_pump(caf::stateful_actor<bulk_job_state>* self) {
     req.texts.assign(std::make_move_iterator(st.texts.begin() + first),
                      std::make_move_iterator(st.texts.begin() + last));
     req.options = st.opts;
+    // Bulk: the dispatcher knows this actor holds credit, so it spends one.
     req.options.priority = lane::bulk;
-    req.options.uses_credit = true;
     self->request(st.embedder, caf::infinite, std::move(req))
       .then(
         [=](embed_result& r) {
@@ -176,6 +177,8 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   std::unique_ptr<runtime> rt{new runtime};
   rt->config_ = cfg;
   rt->deferred_ = std::make_shared<host::deferred_executor>();
+  rt->gate_ = std::make_shared<dispatch::admission_gate>(
+    cfg.limits.interactive_capacity, cfg.limits.bulk_capacity);
   rt->system_config_ = std::make_unique<caf::actor_system_config>();
   auto& sc = *rt->system_config_;
   add_embedrt_types(sc);
@@ -212,6 +215,7 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
     = std::chrono::milliseconds{cfg.endpoint.connect_timeout_ms};
   args.transport.counters = std::make_shared<http::transport_counters>();
   args.make_transport = std::move(opts.transport);
+  args.gate = rt->gate_;
   rt->supervisor_ = rt->system_->spawn(embedrt::supervisor, std::move(args));
   caf::scoped_actor self{*rt->system_};
   if (opts.on_event) {
@@ -272,43 +276,35 @@ void runtime::embed(std::vector<std::string> texts, embed_options opts,
   // Whatever is decided in here (shed, stopped, a message to a dead actor dropped
   // with its completion) is answered on the deferred executor, never on this stack.
   host::entry_scope scope;
-  auto l = opts.priority == lane::bulk ? 1 : 0;
-  // Requests holding bulk credit are bounded by the credit instead of the count.
-  bool counted = !opts.uses_credit;
-  auto answer = [state = admission_, executor = deferred_, l, counted,
-                 f = std::move(done)](embed_outcome x) {
-    if (counted)
-      state->outstanding[l].fetch_sub(1, std::memory_order_relaxed);
+  auto l = opts.priority == lane::bulk ? lane::bulk : lane::interactive;
+  auto reply = [executor = deferred_](std::function<void(embed_outcome)>& f,
+                                      embed_outcome x) {
     if (host::entry_scope::active())
-      executor->post([f, x = std::move(x)]() mutable { f(std::move(x)); });
+      executor->post(
+        [f = std::move(f), x = std::move(x)]() mutable { f(std::move(x)); });
     else
       f(std::move(x));
   };
-  // Bound what this host can have outstanding (in the dispatcher's mailbox or
-  // admitted) by the lane's capacity, so a host calling faster than the runtime can
-  // serve never grows a mailbox: beyond it, `overloaded` at once, without a message.
-  auto& outstanding = admission_->outstanding[l];
-  auto capacity = l == 0 ? config_.limits.interactive_capacity
-                         : config_.limits.bulk_capacity;
-  bool over = counted
-              && outstanding.fetch_add(1, std::memory_order_relaxed) >= capacity;
-  if (stopped_) {
-    answer(embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
-    return;
-  }
-  if (over) {
-    admission_->shed.fetch_add(1, std::memory_order_relaxed);
-    answer(embed_failure{embed_errc::overloaded,
-                         std::string{"the "} + to_string(static_cast<lane>(l))
-                           + " lane is full (" + std::to_string(capacity)
-                           + " requests outstanding)",
+  if (stopped_)
+    return reply(done,
+                 embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
+  // The one admission point: beyond the lane's bound, `overloaded` at once, without
+  // a message, so a host calling faster than the runtime serves never grows a mailbox.
+  if (!gate_->try_enter(l))
+    return reply(done, embed_failure{
+                         embed_errc::overloaded,
+                         std::string{"the "} + to_string(l) + " lane is full ("
+                           + std::to_string(gate_->capacity(l)) + " requests admitted)",
                          0});
-    return;
-  }
-  // A message to a dead actor is dropped with its completion, which then still
-  // answers once: nothing can hang.
+  // Entered: the completion leaves the gate, exactly once, however it is answered
+  // (by the dispatcher, or with its fallback when the message or actor dies).
+  auto answer = [gate = gate_, reply, l, f = std::move(done)](embed_outcome x) mutable {
+    gate->leave(l);
+    reply(f, std::move(x));
+  };
   caf::anon_send(embedder_, host_embed{embed_request{std::move(texts), std::move(opts)},
-                                       make_completion(std::move(answer))});
+                                       make_completion(std::move(answer)),
+                                       admission_path::entered});
 }
 
 std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
@@ -347,7 +343,6 @@ runtime_counters runtime::collect_counters(caf::scoped_actor& self) {
   runtime_counters result;
   self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
     .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
-  result.requests_shed_overloaded += admission_->shed.load(std::memory_order_relaxed);
   return result;
 }
 
@@ -409,13 +404,13 @@ bool bulk_session::submit(std::vector<std::string> texts, embed_options opts,
   }
   --credit_;
   opts.priority = lane::bulk;
-  opts.uses_credit = true;
   // As in runtime::embed: an answer decided in here never runs on this stack.
   host::entry_scope scope;
   caf::anon_send(rt_.embedder(),
                  host_embed{embed_request{std::move(texts), std::move(opts)},
                             make_completion(host::never_inline<embed_outcome>(
-                              rt_.deferred_, std::move(done)))});
+                              rt_.deferred_, std::move(done))),
+                            admission_path::credit});
   return true;
 }
 

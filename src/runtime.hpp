@@ -28,6 +28,10 @@
 #include "messages/interfaces.hpp"
 #include "src/http/transport.hpp"
 
+namespace embedrt::dispatch {
+class admission_gate;
+} // namespace embedrt::dispatch
+
 namespace embedrt {
 
 namespace host {
@@ -115,19 +119,15 @@ private:
   runtime_counters collect_counters();
   runtime_counters collect_counters(caf::scoped_actor& self);
 
-  /// Host-side admission bound per lane (see `embed`); shared with completions.
-  struct admission_state {
-    std::atomic<uint32_t> outstanding[2] = {0, 0};
-    std::atomic<uint64_t> shed{0};
-  };
-
   runtime_config config_;
   std::unique_ptr<caf::actor_system_config> system_config_;
   std::unique_ptr<caf::actor_system> system_;
   supervisor_actor supervisor_;
   embedder_actor embedder_;
   caf::actor event_forwarder_;
-  std::shared_ptr<admission_state> admission_ = std::make_shared<admission_state>();
+  /// The one admission point (lane bounds), shared with the dispatcher and with
+  /// completions, which leave it.
+  std::shared_ptr<dispatch::admission_gate> gate_;
   /// Delivers answers decided inside `embed`/`submit` off the caller's stack.
   std::shared_ptr<host::deferred_executor> deferred_;
   friend class bulk_session;

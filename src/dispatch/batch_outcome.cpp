@@ -57,7 +57,7 @@ void dispatcher_core::deliver(uint64_t batch_id, batch_state& b, http_call_resul
                               time_point now) {
   note_encoding(x);
   auto key = b.key;
-  auto& q = keys_[key];
+  auto& q = former_.key(key);
   auto sent = std::move(b.sent);
   auto attempts = b.attempts;
   auto n = sent.size();
@@ -72,14 +72,14 @@ void dispatcher_core::deliver(uint64_t batch_id, batch_state& b, http_call_resul
   auto dim = q.dimension.observe(lengths);
   uint64_t sent_bytes = 0;
   for (auto sid : sent)
-    if (auto s = slots_.find(sid); s != slots_.end())
-      sent_bytes += s->second.text.size();
+    if (auto s = slots_.find(sid))
+      sent_bytes += s->text.size();
   std::vector<std::pair<uint64_t, std::string>> refused;
   for (size_t i = 0; i < n; ++i) {
-    auto it = slots_.find(sent[i]);
-    if (it == slots_.end())
+    auto sp = slots_.find(sent[i]);
+    if (sp == nullptr)
       continue;
-    auto& s = it->second;
+    auto& s = *sp;
     uint64_t prompt = 0;
     uint64_t total = 0;
     if (sent_bytes > 0) {
@@ -106,9 +106,9 @@ void dispatcher_core::deliver(uint64_t batch_id, batch_state& b, http_call_resul
   // Take the refused slots out of the batch before it goes (erase_batch would queue
   // them again), then re-send each on its own.
   for (auto& [sid, why] : refused)
-    if (auto s = slots_.find(sid); s != slots_.end()) {
-      s->second.batch = 0;
-      s->second.attempts = attempts;
+    if (auto s = slots_.find(sid)) {
+      s->batch = 0;
+      s->attempts = attempts;
     }
   erase_batch(batch_id);
   for (auto& [sid, why] : refused) {
@@ -122,10 +122,10 @@ void dispatcher_core::deliver(uint64_t batch_id, batch_state& b, http_call_resul
 void dispatcher_core::hold(uint32_t key, uint64_t slot_id, std::vector<float>&& vec,
                            uint64_t prompt, uint64_t total, uint32_t attempts,
                            time_point now) {
-  auto it = slots_.find(slot_id);
-  if (it == slots_.end())
+  auto sp = slots_.find(slot_id);
+  if (sp == nullptr)
     return;
-  auto& s = it->second;
+  auto& s = *sp;
   s.place = slot_place::held;
   s.batch = 0;
   s.attempts = attempts;
@@ -133,7 +133,7 @@ void dispatcher_core::hold(uint32_t key, uint64_t slot_id, std::vector<float>&& 
   s.held_prompt = prompt;
   s.held_total = total;
   ++counters_.vectors_held_unconfirmed;
-  auto& q = keys_[key];
+  auto& q = former_.key(key);
   q.held.push_back(slot_id);
   if (q.held_until == time_point::max()) {
     q.held_until = now + held_wait;
@@ -142,16 +142,16 @@ void dispatcher_core::hold(uint32_t key, uint64_t slot_id, std::vector<float>&& 
 }
 
 void dispatcher_core::release_held(uint32_t key, time_point now, bool timed_out) {
-  auto& q = keys_[key];
+  auto& q = former_.key(key);
   auto ids = std::move(q.held);
   q.held.clear();
   q.held_until = time_point::max();
   auto dim = q.dimension.confirmed();
   for (auto sid : ids) {
-    auto it = slots_.find(sid);
-    if (it == slots_.end() || it->second.place != slot_place::held)
+    auto sp = slots_.find(sid);
+    if (sp == nullptr || sp->place != slot_place::held)
       continue;
-    auto& s = it->second;
+    auto& s = *sp;
     s.place = slot_place::batched; // in no batch until re-sent
     if (s.waiters.empty()) {
       release_slot_if_orphaned(sid);
@@ -184,10 +184,10 @@ void dispatcher_core::release_held(uint32_t key, time_point now, bool timed_out)
 void dispatcher_core::resend_alone(uint64_t slot_id, uint32_t attempts,
                                    const std::string& reason, bool to_confirm,
                                    time_point now) {
-  auto it = slots_.find(slot_id);
-  if (it == slots_.end())
+  auto sp = slots_.find(slot_id);
+  if (sp == nullptr)
     return;
-  auto& s = it->second;
+  auto& s = *sp;
   s.place = slot_place::batched;
   s.batch = 0;
   if (s.waiters.empty()) {
@@ -195,17 +195,14 @@ void dispatcher_core::resend_alone(uint64_t slot_id, uint32_t attempts,
     return;
   }
   auto deadline = time_point::min();
-  auto l = lane::bulk;
   for (auto& w : s.waiters)
-    if (auto r = requests_.find(w.request); r != requests_.end()) {
+    if (auto r = requests_.find(w.request); r != requests_.end())
       deadline = std::max(deadline, r->second.deadline);
-      if (r->second.admitted_lane == lane::interactive)
-        l = lane::interactive;
-    }
+  auto l = lane_of_slot(s);
   policy::retry_decision decision;
   if (to_confirm && s.confirmations < max_confirmations
       && now + min_attempt_ <= deadline) {
-    // Not an attempt: the next send gives it back (send_call counts one).
+    // Not an attempt: the next send gives it back (put_on_wire counts one).
     ++s.confirmations;
     decision.retry = true;
     attempts = attempts > 0 ? attempts - 1 : 0;
@@ -227,25 +224,18 @@ void dispatcher_core::resend_alone(uint64_t slot_id, uint32_t attempts,
       fail_request(w.request, embed_failure{decision.error, decision.reason, 200});
     return;
   }
-  auto bid = next_batch_++;
   batch_state b;
   b.key = s.key;
   b.batch_lane = l;
   b.slots.push_back(slot_id);
   b.attempts = attempts;
-  b.response_bytes = response_bytes_per_input(keys_[s.key]);
-  response_bytes_in_flight_ += b.response_bytes;
-  s.batch = bid;
-  ++counters_.upstream_requests_formed;
-  auto& stored = batches_.emplace(bid, std::move(b)).first->second;
-  if (decision.delay.count() <= 0) {
-    stored.stage = batch_stage::ready;
-    ready_.push_back(bid);
-  } else {
-    stored.stage = batch_stage::backing_off;
-    ++stored.wake_epoch;
-    schedule(now + decision.delay, timer_kind::batch_wake, bid, stored.wake_epoch);
-  }
+  b.response_bytes = former_.bytes_per_input(s.key, encoding_);
+  auto bid = add_batch(std::move(b));
+  auto& stored = *pipeline_.find(bid);
+  if (decision.delay.count() <= 0)
+    pipeline_.make_ready(bid, stored, now);
+  else
+    back_off(bid, stored, now, now + decision.delay);
 }
 
 } // namespace embedrt::dispatch

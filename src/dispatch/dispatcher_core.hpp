@@ -1,9 +1,15 @@
-// The dispatcher's logic as a plain state machine: admission with per-lane bounds and
-// bulk credit, in-flight dedup, micro-batching with a linger bound, priority lanes, the
-// per-attempt pipeline (limiter permit -> breaker verdict -> pool call), retries, batch
-// bisection on 400/413/422, deadlines and shutdown. It never reads a clock and never
-// sends a message: inputs carry `now`, outputs go through `effects`. The dispatcher
-// actor is a thin shell around it; tests drive it directly.
+// The dispatcher's logic as a plain state machine, composed of four parts, each with
+// its own tests:
+//   admission.hpp        lanes, bulk credit, shedding (places in the shared
+//   admission_gate) slot_table.hpp       slots (distinct texts in flight) and dedup
+//   batch_former.hpp     batches from queued slots: linger, memory budget, lane
+//   fairness attempt_pipeline.hpp batches alive and their attempts (permit -> verdict
+//   -> call)
+// This class holds the requests and wires the parts: what an answer does to a request
+// (retries, bisection on 400/413/422, per-item outcomes in batch_outcome.cpp),
+// deadlines, shutdown, counting and each request's trace. It never reads a clock and
+// never sends a message: inputs carry `now`, outputs go through `effects`. The
+// dispatcher actor is a thin shell around it; tests drive it directly.
 //
 // Vocabulary: a *request* is what a caller sent (one or more texts); a *slot* is one
 // distinct text in flight (shared by identical texts of several requests when dedup is
@@ -21,11 +27,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -33,14 +36,18 @@
 #include "messages/circuit.hpp"
 #include "messages/embedding.hpp"
 #include "messages/errors.hpp"
+#include "messages/host.hpp"
 #include "messages/http.hpp"
 #include "messages/lifecycle.hpp"
 #include "messages/observability.hpp"
 #include "messages/rate_limit.hpp"
 #include "messages/trace.hpp"
+#include "src/dispatch/admission.hpp"
+#include "src/dispatch/attempt_pipeline.hpp"
+#include "src/dispatch/batch_former.hpp"
+#include "src/dispatch/slot_table.hpp"
 #include "src/dispatch/timer_queue.hpp"
 #include "src/policy/clock.hpp"
-#include "src/policy/dimension_learner.hpp"
 #include "src/policy/retry_policy.hpp"
 
 namespace embedrt::dispatch {
@@ -56,8 +63,8 @@ public:
   virtual void request_permit(acquire_permit msg) = 0;
   /// Ask the circuit breaker; answer with `on_verdict` (or `on_verdict_lost`).
   virtual void check_breaker(breaker_check msg) = 0;
-  /// Send to the pool; answer with `on_call_result` (or `on_call_lost`).
-  virtual void start_call(http_call msg) = 0;
+  /// Send the attempt to a worker; answer with `on_call_result` (or `on_call_lost`).
+  virtual void send_call(http_call msg) = 0;
   virtual void report_outcome(call_outcome msg) = 0;
   virtual void report_permit(permit_feedback msg) = 0;
   /// Answer request `id`; called exactly once per admitted or refused request.
@@ -75,7 +82,10 @@ public:
 
 class dispatcher_core {
 public:
-  dispatcher_core(const runtime_config& cfg, effects& fx, time_point now);
+  /// `gate`: the runtime's admission gate, shared with `runtime::embed`; null: one of
+  /// its own (tests, tools).
+  dispatcher_core(const runtime_config& cfg, effects& fx, time_point now,
+                  std::shared_ptr<admission_gate> gate = nullptr);
   ~dispatcher_core();
 
   dispatcher_core(const dispatcher_core&) = delete;
@@ -83,8 +93,12 @@ public:
 
   // -- from callers -----------------------------------------------------------------
 
-  /// Admits request `id` (unique, chosen by the shell) or answers it at once.
-  void admit(uint64_t id, embed_request request, time_point now);
+  /// Admits request `id` (unique, chosen by the shell) or answers it at once. `path`
+  /// says how it takes its place in its lane (a CAF host's `embed_request`: here).
+  void admit(uint64_t id, embed_request request, time_point now) {
+    admit(id, std::move(request), admission_path::at_dispatcher, now);
+  }
+  void admit(uint64_t id, embed_request request, admission_path path, time_point now);
 
   /// Bulk credit: answered through `grant_credit` once the bulk lane has room.
   void acquire_credit(uint64_t waiter, uint32_t max_requests, time_point now);
@@ -96,11 +110,12 @@ public:
   void on_verdict(const breaker_verdict& x, time_point now);
   void on_call_result(http_call_result x, time_point now);
 
-  /// The component did not answer (it died); the work is re-issued or, for a call,
-  /// treated as `worker_failed`.
-  void on_permit_lost(uint64_t ticket, time_point now);
-  void on_verdict_lost(uint64_t ticket, time_point now);
-  void on_call_lost(uint64_t attempt, time_point now);
+  /// The component did not answer (it died). One abandon path for all three: a
+  /// permit or verdict is asked again shortly, without spending an attempt; a call is
+  /// treated as `worker_failed` (a retry within the attempt limit and the deadline).
+  void on_permit_lost(uint64_t ticket, time_point now) { abandon(ticket, now); }
+  void on_verdict_lost(uint64_t ticket, time_point now) { abandon(ticket, now); }
+  void on_call_lost(uint64_t attempt, time_point now) { abandon(attempt, now); }
 
   /// A component was restarted: re-issue what waits on the old one.
   void on_component_replaced(component_kind kind, time_point now);
@@ -120,135 +135,79 @@ public:
   bool drained() const noexcept;
   bool shutting_down() const noexcept { return shutting_down_; }
   shutdown_report shutdown_result() const noexcept { return shutdown_report_; }
-  const runtime_counters& counters() const noexcept { return counters_; }
+  /// The dispatcher's counters; lane-full sheds are the gate's (host-side ones too).
+  const runtime_counters& counters() const noexcept;
   size_t pending_requests() const noexcept { return requests_.size(); }
   size_t pending_slots() const noexcept { return slots_.size(); }
-  size_t pending_batches() const noexcept { return batches_.size(); }
+  size_t pending_batches() const noexcept { return pipeline_.size(); }
   /// Estimated response bytes of the batches alive (bounded by
   /// limits.response_memory_mib).
   uint64_t response_bytes_in_flight() const noexcept {
-    return response_bytes_in_flight_;
+    return pipeline_.bytes_in_flight();
   }
   /// Attempts holding a pipeline slot (permit, verdict or call outstanding).
-  uint32_t active_attempts() const noexcept { return active_; }
+  uint32_t active_attempts() const noexcept { return pipeline_.active(); }
   /// Entries in the timer heap (live and not yet compacted).
   size_t pending_timers() const noexcept { return timers_.size(); }
+  const admission_gate& gate() const noexcept { return admission_.gate(); }
 
 private:
-  struct waiter {
-    uint64_t request;
-    uint32_t position;
-  };
-
-  /// `held`: answered with a vector whose length is not confirmed yet (see
-  /// policy::dimension_learner); waits in its key's `held` list, in no batch.
-  enum class slot_place : uint8_t { queued, batched, held };
-
-  struct slot {
-    std::string text;
-    uint32_t key = 0;
-    uint32_t tokens = 0;
-    slot_place place = slot_place::queued;
-    lane queued_lane = lane::interactive;
-    uint64_t batch = 0;
-    time_point queued_at;
-    std::vector<waiter> waiters;
-    /// Attempts spent on this text in earlier batches (a text re-sent on its own
-    /// carries them on).
-    uint32_t attempts = 0;
-    /// Re-sends made only to confirm a length (not counted as attempts, bounded).
-    uint32_t confirmations = 0;
-    /// While held: the vector and its share of the response's usage.
-    std::vector<float> held_vector;
-    uint64_t held_prompt = 0;
-    uint64_t held_total = 0;
-  };
-
   struct request_state {
-    lane admitted_lane = lane::interactive;
+    admission_ticket ticket;
     bool waits_on_open_circuit = false;
+    time_point admitted_at;
     time_point deadline;
     uint32_t remaining = 0;
-    std::string model;
     std::vector<uint64_t> slots;
     std::vector<std::vector<float>> results;
     embedding_usage usage;
+    /// Filled as its texts move through the pipeline; `model` is the request's.
+    request_trace trace;
+    bool on_wire = false;
   };
 
-  enum class batch_stage : uint8_t {
-    ready,          // in ready_, waiting for a pipeline slot
-    waiting_permit, // acquire_permit outstanding
-    waiting_breaker,
-    in_pool,
-    backing_off, // retry delay running
-    parked,      // breaker open or half-open busy; waits without spending attempts
-  };
-
-  struct batch_state {
-    uint32_t key = 0;
-    /// Every slot of a batch comes from this lane (lanes never share a batch).
-    lane batch_lane = lane::interactive;
-    std::vector<uint64_t> slots;
-    /// Its share of `response_bytes_in_flight_` (estimated, see `limits`).
-    uint64_t response_bytes = 0;
-    batch_stage stage = batch_stage::ready;
-    uint64_t attempt = 0;
-    uint32_t attempts = 0;
-    uint32_t reserved_tokens = 0;
-    uint64_t generation = 0;
-    bool trial = false;
-    uint64_t wake_epoch = 0;
-    /// Slots sent with the current attempt, in `index` order.
-    std::vector<uint64_t> sent;
-    time_point deadline;
-  };
-
-  struct batch_key {
-    std::string model;
-    uint32_t dimensions;
-    bool operator<(const batch_key& y) const {
-      return model != y.model ? model < y.model : dimensions < y.dimensions;
-    }
-  };
-
-  struct key_queues {
-    batch_key key;
-    std::deque<uint64_t> lanes[2];
-    /// Live slots queued (both lanes).
-    uint32_t live = 0;
-    /// When the pending linger timer of this key fires (avoids re-arming it).
-    time_point linger_at;
-    /// The vector length: `dimensions` when configured, else learned by agreement
-    /// (a model swapped behind the same name must not hand callers vectors of another
-    /// length, and a first corrupt vector must not set the length).
-    policy::dimension_learner dimension;
-    /// Slots held until their length is confirmed, and when they are re-sent if no
-    /// other response confirms it first.
-    std::vector<uint64_t> held;
-    time_point held_until = time_point::max();
-  };
-
-  // -- helpers ----------------------------------------------------------------------
-  uint32_t key_index(const std::string& model, uint32_t dimensions);
-  void enqueue_slot(uint64_t slot_id, slot& s, lane l, time_point now);
-  void refuse(uint64_t id, embed_errc code, std::string message);
+  // -- requests ---------------------------------------------------------------------
+  void refuse(uint64_t id, lane l, std::string model, uint32_t inputs, embed_errc code,
+              std::string message);
   void finish_request(uint64_t id, request_state& r);
   void fail_request(uint64_t id, embed_failure failure);
+  void fail_all(const embed_failure& failure);
+  void done(uint64_t id, request_state& r, embed_errc outcome);
   void succeed_slot(uint64_t slot_id, std::vector<float>&& vec, uint64_t prompt_tokens,
                     uint64_t total_tokens);
   void release_slot_if_orphaned(uint64_t slot_id);
-  void drop_waiter(uint64_t slot_id, uint64_t request);
+  void grant_credits();
+  void refuse_credit_waiters();
+  /// Every request waiting for one of `slot_ids` (each once), in a scratch buffer
+  /// reused by the next call (copy it before answering anybody).
+  const std::vector<uint64_t>& requests_of(const std::vector<uint64_t>& slot_ids) const;
+  template<class F>
+  void for_requests(const std::vector<uint64_t>& slot_ids, F&& f) {
+    for (auto id : requests_of(slot_ids))
+      if (auto r = requests_.find(id); r != requests_.end())
+        f(r->second);
+  }
+  // -- batches ----------------------------------------------------------------------
   bool has_live_slots(const batch_state& b) const;
   time_point batch_deadline(const batch_state& b) const;
+  lane lane_of_slot(const slot& s) const;
+  uint64_t add_batch(batch_state b);
   void fail_batch(uint64_t batch_id, const embed_failure& failure);
   void fail_fast_waiters(batch_state& b, const embed_failure& failure);
   void erase_batch(uint64_t batch_id);
+  void bisect(uint64_t batch_id, batch_state& b);
+  void pump(time_point now);
+  bool form_batch(time_point now);
+  // -- attempts ---------------------------------------------------------------------
   void start_attempt(uint64_t batch_id, batch_state& b, time_point now);
-  void send_call(uint64_t batch_id, batch_state& b, time_point now);
-  void park(uint64_t batch_id, batch_state& b, time_point until);
-  void wake_parked(time_point now);
+  void put_on_wire(batch_state& b, time_point now);
+  void back_off(uint64_t batch_id, batch_state& b, time_point now, time_point until);
+  void park(uint64_t batch_id, batch_state& b, time_point now, time_point until);
+  void abandon(uint64_t ticket, time_point now);
   void handle_failure(uint64_t batch_id, batch_state& b, http_call_result& x,
                       time_point now);
+  void trace_attempt(uint64_t batch_id, const batch_state& b, const http_call_result& x,
+                     duration wire);
   // batch_outcome.cpp: per-item outcomes, dimension learning, encoding tolerance.
   void deliver(uint64_t batch_id, batch_state& b, http_call_result& x, time_point now);
   void resend_alone(uint64_t slot_id, uint32_t attempts, const std::string& reason,
@@ -257,17 +216,9 @@ private:
             uint64_t total, uint32_t attempts, time_point now);
   void release_held(uint32_t key, time_point now, bool timed_out);
   void note_encoding(const http_call_result& x);
-  bool lane_has_room(lane l) const noexcept;
-  uint64_t response_bytes_per_input(const key_queues& q) const noexcept;
-  void bisect(uint64_t batch_id, batch_state& b);
-  void pump(time_point now);
-  bool form_batch(time_point now);
-  uint64_t pop_slot(key_queues& q, lane l);
-  lane pick_lane(const key_queues& q) const;
+  // -- time and counting ------------------------------------------------------------
   void schedule(time_point at, timer_kind kind, uint64_t id, uint64_t epoch = 0);
   void request_wake();
-  void grant_credits();
-  uint32_t bulk_room() const noexcept;
   void count_failure(embed_errc code);
   void count_response(const http_call_result& x);
 
@@ -279,56 +230,27 @@ private:
   duration default_timeout_;
   duration attempt_timeout_;
   duration min_attempt_;
-  duration linger_;
-  uint32_t window_;
-  /// `limits.response_memory_mib` in bytes, and what the batches alive now take of it.
-  uint64_t response_budget_;
-  uint64_t response_bytes_in_flight_ = 0;
-  uint32_t interactive_run_;
-  /// Pipeline slots bulk batches may hold (window minus the interactive reserve).
-  uint32_t bulk_window_;
-  uint32_t active_lane_[2] = {0, 0};
-  /// Inputs per batch, per lane.
-  uint32_t max_inputs_[2];
   /// Consecutive responses in the other encoding than asked.
   uint32_t encoding_mismatch_streak_ = 0;
+  /// The `now` of the call being handled (answers stamp their trace with it).
+  time_point now_;
 
+  admission admission_;
+  slot_table slots_;
+  batch_former former_;
+  attempt_pipeline pipeline_;
   std::unordered_map<uint64_t, request_state> requests_;
-  std::unordered_map<uint64_t, slot> slots_;
-  std::unordered_map<uint64_t, batch_state> batches_;
-  std::unordered_map<uint64_t, uint64_t> attempts_; // attempt id -> batch id
-  std::vector<key_queues> keys_;
-  std::map<batch_key, uint32_t> key_ids_;
-  /// (key, text) -> slot, for dedup; the text view points into the slot.
-  struct dedup_key {
-    uint32_t key;
-    std::string_view text;
-    bool operator==(const dedup_key& y) const { return key == y.key && text == y.text; }
-  };
-  struct dedup_hash {
-    size_t operator()(const dedup_key& x) const noexcept;
-  };
-  std::unordered_map<dedup_key, uint64_t, dedup_hash> dedup_;
-  std::deque<uint64_t> ready_;
-  std::deque<uint64_t> parked_;
-  std::deque<std::pair<uint64_t, uint32_t>> credit_waiters_;
 
   timer_queue timers_;
   time_point requested_wake_;
-  uint64_t next_slot_ = 1;
-  uint64_t next_batch_ = 1;
-  uint64_t next_attempt_ = 1;
-  uint32_t active_ = 0;
-  uint32_t admitted_[2] = {0, 0};
-  uint32_t reserved_credit_ = 0;
-  uint32_t interactive_streak_ = 0;
-  uint32_t next_key_ = 0;
   bool available_ = true;
   std::string unavailable_reason_;
   bool shutting_down_ = false;
   time_point grace_end_;
   shutdown_report shutdown_report_;
-  runtime_counters counters_;
+  mutable runtime_counters counters_;
+  /// Reused by `requests_of` (no allocation per attempt step).
+  mutable std::vector<uint64_t> scratch_ids_;
 };
 
 } // namespace embedrt::dispatch

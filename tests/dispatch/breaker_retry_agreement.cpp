@@ -35,7 +35,7 @@ struct recorder : effects {
       outcomes.push_back(o);
     checks.push_back(std::move(msg));
   }
-  void start_call(http_call msg) override { calls.push_back(std::move(msg)); }
+  void send_call(http_call msg) override { calls.push_back(std::move(msg)); }
   void report_outcome(call_outcome msg) override { outcomes.push_back(std::move(msg)); }
   void report_permit(permit_feedback) override {
     // not needed here

@@ -31,7 +31,7 @@ struct recorder : effects {
     permits.push_back(std::move(msg));
   }
   void check_breaker(breaker_check msg) override { checks.push_back(std::move(msg)); }
-  void start_call(http_call msg) override { calls.push_back(std::move(msg)); }
+  void send_call(http_call msg) override { calls.push_back(std::move(msg)); }
   void report_outcome(call_outcome msg) override { outcomes.push_back(std::move(msg)); }
   void report_permit(permit_feedback msg) override {
     feedback.push_back(std::move(msg));
@@ -161,7 +161,7 @@ struct fixture {
 
 CAF_TEST_FIXTURE_SCOPE(dispatcher_core_tests, fixture)
 
-CAF_TEST(a single text passes permit breaker and pool and gets its vector) {
+CAF_TEST(a single text passes permit breaker and worker and gets its vector) {
   core->admit(1, texts({"hello"}), now);
   CAF_REQUIRE_EQUAL(fx.permits.size(), 1u);
   CAF_CHECK_EQUAL(fx.permits[0].tokens, 2u); // 5 bytes / 4 bytes per token
@@ -436,9 +436,7 @@ CAF_TEST(bulk credit is granted while there is room and waits when there is none
   // A bulk request without credit is shed; with credit it is admitted.
   core->admit(10, texts({"no credit"}, lane::bulk), now);
   CAF_CHECK(fx.failures[10].code == embed_errc::overloaded);
-  auto req = texts({"with credit"}, lane::bulk);
-  req.options.uses_credit = true;
-  core->admit(11, std::move(req), now);
+  core->admit(11, texts({"with credit"}, lane::bulk), admission_path::credit, now);
   CAF_CHECK_EQUAL(fx.answer_count.count(11), 0u);
   core->release_credit(1, now); // frees one
   CAF_REQUIRE_EQUAL(fx.credits.size(), 3u);
@@ -578,6 +576,33 @@ CAF_TEST(batches never hold more estimated response bytes than the budget) {
   CAF_REQUIRE(fx.answered_once(1));
   CAF_CHECK_EQUAL(fx.answers[1].embeddings.size(), 200u);
   CAF_CHECK_EQUAL(core->response_bytes_in_flight(), 0u);
+}
+
+CAF_TEST(each request leaves the shared gate once when answered or when the core dies) {
+  auto gate = std::make_shared<admission_gate>(3, 3);
+  core = std::make_unique<dispatcher_core>(cfg, fx, now, gate);
+  core->admit(1, texts({"a"}), now);               // entered here
+  CAF_REQUIRE(gate->try_enter(lane::interactive)); // entered by runtime::embed
+  core->admit(2, texts({"b"}), admission_path::entered, now);
+  CAF_CHECK_EQUAL(gate->occupied(lane::interactive), 2u);
+  core->admit(3, texts({" "}), now); // refused before taking a place
+  CAF_CHECK_EQUAL(gate->occupied(lane::interactive), 2u);
+  for (int i = 0; i < 3; ++i) {
+    grant_all();
+    answer_all_ok();
+    advance(2ms);
+  }
+  CAF_CHECK(fx.answered_once(1));
+  CAF_CHECK(fx.answered_once(2));
+  // Request 1's place is back; request 2's is its host's to give back.
+  CAF_CHECK_EQUAL(gate->occupied(lane::interactive), 1u);
+  gate->leave(lane::interactive);
+  core->admit(4, texts({"c"}), now);
+  core->admit(5, texts({"d"}), now);
+  CAF_CHECK_EQUAL(gate->occupied(lane::interactive), 2u);
+  core.reset(); // the dispatcher died with both pending
+  CAF_CHECK_EQUAL(gate->occupied(lane::interactive), 0u);
+  CAF_CHECK_EQUAL(gate->entered(lane::interactive), 4u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
