@@ -26,7 +26,7 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "config/runtime_config.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "config/runtime_config.hpp"
 #include "config/schema.hpp"
 #include "tests/support/scoped_env.hpp"
+#include <embedrt/runtime_config.hpp>
 
 using namespace embedrt;
 
