@@ -42,14 +42,17 @@ constexpr size_t max_credit_ask = 1024;
 
 void pump(self_ptr self);
 
+/// Answers once every text has its answer, and quits once no credit ask is out
+/// (credit granted after the answer is returned, not lost to the lane).
 void maybe_finish(self_ptr self) {
   auto& st = self->state;
-  if (!st.done || !st.plan->finished())
+  if (st.done && st.plan->finished())
+    std::exchange(st.done, nullptr)->deliver(st.plan->take());
+  if (st.done || st.asking)
     return;
   if (st.credit > 0)
     self->send(st.embedder, release_credit{st.credit});
   st.credit = 0;
-  std::exchange(st.done, nullptr)->deliver(st.plan->take());
   self->quit();
 }
 
@@ -73,6 +76,11 @@ void ask_credit(self_ptr self) {
     .then(
       [=](credit_grant& g) {
         self->state.asking = false;
+        if (!self->state.done) { // answered meanwhile: give it back
+          self->state.credit += g.requests;
+          maybe_finish(self);
+          return;
+        }
         if (g.requests == 0) {
           stop_sending(self, embed_failure{embed_errc::shutting_down,
                                            "the runtime is shutting down", 0});
@@ -83,7 +91,10 @@ void ask_credit(self_ptr self) {
       },
       [=](caf::error& err) {
         self->state.asking = false;
-        stop_sending(self, to_failure(err));
+        if (!self->state.done)
+          maybe_finish(self);
+        else
+          stop_sending(self, to_failure(err));
       });
 }
 
