@@ -10,9 +10,9 @@
 #include <map>
 #include <string>
 
-#include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/policy/breaker_policy.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

@@ -292,19 +292,15 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
       route(self);
     },
     // -- supervision ------------------------------------------------------------------
-    [=](component_replaced& x) {
-      auto& s = self->state;
-      switch (x.kind) {
-        case component_kind::rate_limiter:
-          s.limiter = caf::actor_cast<rate_limiter_actor>(x.handle);
-          break;
-        case component_kind::circuit_breaker:
-          s.breaker = caf::actor_cast<circuit_breaker_actor>(x.handle);
-          break;
-        case component_kind::http_pool:
-          return; // workers announce themselves; failed ones are seen as down
-      }
-      s.core->on_component_replaced(x.kind, now(self));
+    [=](rate_limiter_replaced& x) {
+      self->state.limiter = std::move(x.handle);
+      self->state.core->on_component_replaced(component_kind::rate_limiter, now(self));
+      maybe_finish_shutdown(self);
+    },
+    [=](circuit_breaker_replaced& x) {
+      self->state.breaker = std::move(x.handle);
+      self->state.core->on_component_replaced(component_kind::circuit_breaker,
+                                              now(self));
       maybe_finish_shutdown(self);
     },
     [=](availability_changed& x) {

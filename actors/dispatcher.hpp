@@ -1,4 +1,5 @@
-// Dispatcher: the runtime's entry point (`embedder_actor`). A thin shell around
+// Dispatcher: the runtime's entry point (hosts see it as `embedder_actor`, the
+// runtime and the supervisor as `dispatcher_actor`). A thin shell around
 // `dispatch::dispatcher_core`: it numbers requests, keeps their reply channels (a CAF
 // response promise or a host's one-shot callback), turns the core's effects into
 // messages to the rate limiter, the circuit breaker and the HTTP workers, and feeds
@@ -25,16 +26,16 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/http_worker.hpp"
-#include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/dispatch/dispatcher_core.hpp"
 #include "src/dispatch/worker_router.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 
-/// The dispatcher's full interface: the public one, what the pool and workers send,
-/// and its timers.
-using dispatcher_impl = embedder_actor::extend_with<call_sink_actor>::extend<
+/// The dispatcher's full interface: the internal one (the public one included), what
+/// the pool and workers send, and its timers.
+using dispatcher_impl = dispatcher_actor::extend_with<call_sink_actor>::extend<
   caf::reacts_to<caf::tick_atom>, caf::reacts_to<caf::flush_atom>>;
 
 struct dispatcher_args {

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "actors/http_worker.hpp"
-#include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/http/transport.hpp"
 #include "src/policy/backoff.hpp"
 #include "src/policy/restart_intensity.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

@@ -18,9 +18,9 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/shared_budget_store.hpp"
-#include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/policy/rate_limit_policy.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

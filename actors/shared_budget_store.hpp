@@ -12,10 +12,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "config/runtime_config.hpp"
 #include "messages/shared_budget.hpp"
 #include "src/policy/lease_policy.hpp"
 #include "src/shared/redis_client.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

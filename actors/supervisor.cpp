@@ -74,10 +74,6 @@ bool is(const Handle& h, const caf::actor_addr& addr) {
   return h && h.address() == addr;
 }
 
-void replaced(self_ptr self, component_kind kind, caf::actor handle) {
-  self->send(self->state.dispatcher, component_replaced{kind, std::move(handle)});
-}
-
 void on_down(self_ptr self, caf::down_msg& dm) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -118,12 +114,10 @@ void on_down(self_ptr self, caf::down_msg& dm) {
     }
   } else if (is(st.limiter, dm.source)) {
     spawn_limiter(self);
-    replaced(self, component_kind::rate_limiter,
-             caf::actor_cast<caf::actor>(st.limiter));
+    self->send(st.dispatcher, rate_limiter_replaced{st.limiter});
   } else if (is(st.breaker, dm.source)) {
     spawn_breaker(self);
-    replaced(self, component_kind::circuit_breaker,
-             caf::actor_cast<caf::actor>(st.breaker));
+    self->send(st.dispatcher, circuit_breaker_replaced{st.breaker});
   } else if (is(st.dispatcher, dm.source)) {
     st.dispatcher = nullptr;
     st.available = false;
@@ -173,7 +167,10 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
       subs.erase(std::remove(subs.begin(), subs.end(), who), subs.end());
     },
     // -- requests ---------------------------------------------------------------------
-    [=](caf::get_atom, embedder_atom) { return self->state.dispatcher; },
+    [=](caf::get_atom, embedder_atom) -> embedder_actor {
+      return self->state.dispatcher; // the host's view of it
+    },
+    [=](caf::get_atom, dispatcher_atom) { return self->state.dispatcher; },
     [=](caf::get_atom) -> caf::result<runtime_counters> {
       // Fan out to every child and add up; a child that does not answer in time (or
       // is gone) contributes nothing rather than blocking the answer.

@@ -22,10 +22,10 @@
 #include "actors/dispatcher.hpp"
 #include "actors/http_worker_pool.hpp"
 #include "actors/shared_budget_store.hpp"
-#include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
 #include "src/http/transport.hpp"
 #include "src/policy/restart_intensity.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 
@@ -52,7 +52,7 @@ struct supervisor_state {
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
   http_pool_actor pool;
-  embedder_actor dispatcher;
+  dispatcher_actor dispatcher;
   std::vector<caf::actor> subscribers;
   std::unique_ptr<policy::restart_intensity> pool_intensity;
   bool available = true;

@@ -19,7 +19,7 @@
 
 #include <sys/resource.h>
 
-#include "messages/embedding.hpp"
+#include <embedrt/embedding.hpp>
 
 namespace embedrt::bench {
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "src/mock/mock_server.hpp"
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 using namespace embedrt;
 using clock_type = std::chrono::steady_clock;

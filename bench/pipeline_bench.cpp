@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "bench/bench_common.hpp"
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 using namespace embedrt;
 using namespace embedrt::bench;

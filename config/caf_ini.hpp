@@ -23,7 +23,7 @@
 #include <caf/pec.hpp>
 #include <caf/settings.hpp>
 
-#include "config/runtime_config.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::caf_ini {
 

@@ -29,7 +29,7 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "config/runtime_config.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "config/runtime_config.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
 

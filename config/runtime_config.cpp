@@ -1,4 +1,4 @@
-#include "config/runtime_config.hpp"
+#include <embedrt/runtime_config.hpp>
 
 #include <algorithm>
 #include <variant>

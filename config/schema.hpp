@@ -23,7 +23,7 @@
 #include <variant>
 #include <vector>
 
-#include "config/runtime_config.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::schema {
 

@@ -1,7 +1,7 @@
 // The README's example, compiled by the build and run by the tests (examples.*).
 #include <iostream>
 
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 int main(int argc, char** argv) {
   // Settings come from a caf-application.conf; a host can also fill a

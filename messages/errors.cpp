@@ -1,4 +1,4 @@
-#include "messages/errors.hpp"
+#include <embedrt/errors.hpp>
 
 #include <caf/atom.hpp>
 #include <caf/message.hpp>

@@ -10,32 +10,11 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
-#include "messages/embedding.hpp"
-#include "messages/errors.hpp"
+#include <embedrt/embedding.hpp>
+#include <embedrt/errors.hpp>
+#include <embedrt/outcome.hpp>
 
 namespace embedrt {
-
-/// What a host that is not an actor receives: the vectors, or why not.
-class embed_outcome {
-public:
-  embed_outcome() = default;
-  embed_outcome(embed_result x) : result_(std::move(x)) {}
-  embed_outcome(embed_failure x) : failure_(std::move(x)) {}
-
-  bool ok() const noexcept { return failure_.code == embed_errc::none; }
-  explicit operator bool() const noexcept { return ok(); }
-
-  /// The vectors; meaningful only when `ok()`.
-  const embed_result& value() const& noexcept { return result_; }
-  embed_result&& value() && noexcept { return std::move(result_); }
-
-  /// Why the request failed; `code == none` when `ok()`.
-  const embed_failure& error() const noexcept { return failure_; }
-
-private:
-  embed_result result_;
-  embed_failure failure_;
-};
 
 /// Calls `f` exactly once: with the delivered value, or with `fallback` if dropped.
 template<class T>

@@ -1,4 +1,6 @@
-// Typed actor handles: who may send what to whom, checked at compile time.
+// Typed actor handles: who may send what to whom, checked at compile time. The host's
+// handle, `embedder_actor`, is public (<embedrt/embedder.hpp>); the dispatcher's full
+// control interface (`dispatcher_actor`) and the components' handles are internal.
 //
 // clang-format off
 //   host --embed_request--> dispatcher --acquire_permit--> rate_limiter
@@ -6,15 +8,19 @@
 //                              |        --http_call-------> http_worker (curl multi thread)
 //                              <------- http_call_results ------'
 //   http_worker_pool: spawns, supervises and announces the workers (worker_joined).
-//   supervisor: spawns and monitors all of them; publishes runtime_event.
+//   supervisor: spawns and monitors all of them; publishes runtime_event; tells the
+//               dispatcher about restarted components (`*_replaced`, typed handles).
 // clang-format on
 #pragma once
 
 #include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
+
+#include <embedrt/embedder.hpp>
 
 #include "messages/host.hpp"
 #include "messages/type_ids.hpp"
@@ -47,17 +53,54 @@ using http_pool_actor
 using call_sink_actor
   = caf::typed_actor<caf::reacts_to<http_call_results>, caf::reacts_to<worker_joined>>;
 
-/// The public entry point: admission, micro-batching, retries, deadlines.
-using embedder_actor = caf::typed_actor<
-  caf::replies_to<embed_request>::with<embed_result>, caf::reacts_to<host_embed>,
-  caf::replies_to<acquire_credit>::with<credit_grant>,
-  caf::reacts_to<host_acquire_credit>, caf::reacts_to<release_credit>,
-  caf::replies_to<begin_shutdown>::with<shutdown_report>,
-  caf::reacts_to<component_replaced>, caf::reacts_to<availability_changed>,
-  caf::replies_to<caf::get_atom>::with<runtime_counters>>;
+// -- supervisor -> dispatcher: restarted components -------------------------------
 
-/// Asks the supervisor for the entry point.
+/// The rate limiter was restarted; talk to `handle` from now on. Permits the
+/// dispatcher waited for at the old one are asked again.
+struct rate_limiter_replaced {
+  rate_limiter_actor handle;
+};
+
+inline bool operator==(const rate_limiter_replaced& x, const rate_limiter_replaced& y) {
+  return x.handle == y.handle;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rate_limiter_replaced& x) {
+  return f(caf::meta::type_name("rate_limiter_replaced"), x.handle);
+}
+
+/// The circuit breaker was restarted; talk to `handle` from now on. Checks the
+/// dispatcher waited for at the old one are asked again.
+struct circuit_breaker_replaced {
+  circuit_breaker_actor handle;
+};
+
+inline bool operator==(const circuit_breaker_replaced& x,
+                       const circuit_breaker_replaced& y) {
+  return x.handle == y.handle;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, circuit_breaker_replaced& x) {
+  return f(caf::meta::type_name("circuit_breaker_replaced"), x.handle);
+}
+
+/// The dispatcher as the runtime and the supervisor see it: the host's interface plus
+/// callbacks of hosts that are not actors, shutdown and supervision. (HTTP pool
+/// restarts need no message: new workers announce themselves, dead ones are seen as
+/// down by the dispatcher, which monitors them.)
+using dispatcher_actor = embedder_actor::extend<
+  caf::reacts_to<host_embed>, caf::reacts_to<host_acquire_credit>,
+  caf::replies_to<begin_shutdown>::with<shutdown_report>,
+  caf::reacts_to<rate_limiter_replaced>, caf::reacts_to<circuit_breaker_replaced>,
+  caf::reacts_to<availability_changed>>;
+
+/// Asks the supervisor for the public entry point (`embedder_actor`).
 using embedder_atom = caf::atom_constant<caf::atom("embedder")>;
+
+/// Asks the supervisor for the dispatcher's internal handle (`dispatcher_actor`).
+using dispatcher_atom = caf::atom_constant<caf::atom("dispatcher")>;
 
 /// Spawns and monitors every other actor; the event hub.
 using supervisor_actor = caf::typed_actor<
@@ -65,6 +108,7 @@ using supervisor_actor = caf::typed_actor<
   caf::reacts_to<caf::unsubscribe_atom, caf::actor>,
   caf::replies_to<caf::get_atom>::with<runtime_counters>,
   caf::replies_to<caf::get_atom, embedder_atom>::with<embedder_actor>,
+  caf::replies_to<caf::get_atom, dispatcher_atom>::with<dispatcher_actor>,
   caf::reacts_to<crash_worker_for_test>>;
 
 } // namespace embedrt

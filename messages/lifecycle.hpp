@@ -8,6 +8,8 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
+#include <embedrt/outcome.hpp> // shutdown_report
+
 namespace embedrt {
 
 /// Asks the dispatcher to stop admitting, let what is in flight finish within `grace`,
@@ -26,44 +28,11 @@ typename Inspector::result_type inspect(Inspector& f, begin_shutdown& x) {
   return f(caf::meta::type_name("begin_shutdown"), x.grace);
 }
 
-struct shutdown_report {
-  /// Requests that finished (either way) during the grace period.
-  uint64_t finished_in_grace = 0;
-  /// Requests answered `shutting_down` when the grace period ended.
-  uint64_t answered_shutting_down = 0;
-};
-
-inline bool operator==(const shutdown_report& x, const shutdown_report& y) {
-  return x.finished_in_grace == y.finished_in_grace
-         && x.answered_shutting_down == y.answered_shutting_down;
-}
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, shutdown_report& x) {
-  return f(caf::meta::type_name("shutdown_report"), x.finished_in_grace,
-           x.answered_shutting_down);
-}
-
+/// A component the supervisor restarts (see `rate_limiter_replaced`,
+/// `circuit_breaker_replaced` in messages/interfaces.hpp).
 enum class component_kind : uint8_t { rate_limiter = 0, circuit_breaker, http_pool };
 
 const char* to_string(component_kind x);
-
-/// Supervisor -> dispatcher: a component was restarted; talk to `handle` (of the
-/// component's typed interface) from now on. Work the dispatcher had pending at the old
-/// one is re-issued (permits, checks) or treated as `worker_failed` (calls).
-struct component_replaced {
-  component_kind kind = component_kind::http_pool;
-  caf::actor handle;
-};
-
-inline bool operator==(const component_replaced& x, const component_replaced& y) {
-  return x.kind == y.kind && x.handle == y.handle;
-}
-
-template<class Inspector>
-typename Inspector::result_type inspect(Inspector& f, component_replaced& x) {
-  return f(caf::meta::type_name("component_replaced"), x.kind, x.handle);
-}
 
 /// Supervisor -> dispatcher: whether the runtime accepts work. While unavailable,
 /// requests are answered `runtime_unavailable` at once.

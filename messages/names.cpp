@@ -1,10 +1,10 @@
 // Names of the protocol's enum values, as they appear in logs, events and tests.
 #include "messages/circuit.hpp"
-#include "messages/embedding.hpp"
 #include "messages/http.hpp"
 #include "messages/lifecycle.hpp"
-#include "messages/observability.hpp"
 #include "messages/rate_limit.hpp"
+#include <embedrt/embedding.hpp>
+#include <embedrt/observability.hpp>
 
 namespace embedrt {
 

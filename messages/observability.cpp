@@ -1,4 +1,4 @@
-#include "messages/observability.hpp"
+#include <embedrt/observability.hpp>
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 #include <algorithm>
 #include <thread>
@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/bulk_job.hpp"
 #include "actors/supervisor.hpp"
 #include "config/config_loader.hpp"
 #include "config/endpoint.hpp"
@@ -31,109 +32,6 @@ make_completion(std::function<void(embed_outcome)> done) {
                        "the request was dropped without an answer (the runtime "
                        "stopped or its dispatcher failed)",
                        0}});
-}
-
-// -- embed_many: one short-lived actor per call, paced by bulk credit
-// -------------------
-
-struct bulk_job_state {
-  static inline const char* name = "bulk_job";
-  embedder_actor embedder;
-  std::vector<std::string> texts;
-  embed_options opts;
-  uint32_t chunk = 64;
-  size_t next = 0;
-  size_t chunks_left = 0;
-  uint32_t credit = 0;
-  bool asking = false;
-  embed_result result;
-  std::shared_ptr<embed_completion> done;
-};
-
-void bulk_finish(caf::stateful_actor<bulk_job_state>* self, embed_outcome outcome) {
-  auto& st = self->state;
-  if (st.credit > 0)
-    self->send(st.embedder, release_credit{st.credit});
-  st.credit = 0;
-  st.done->deliver(std::move(outcome));
-  self->quit();
-}
-
-void bulk_pump(caf::stateful_actor<bulk_job_state>* self);
-
-void bulk_ask(caf::stateful_actor<bulk_job_state>* self) {
-  auto& st = self->state;
-  if (st.asking)
-    return;
-  st.asking = true;
-  auto chunks = (st.texts.size() - st.next + st.chunk - 1) / st.chunk;
-  auto want = static_cast<uint32_t>(std::min<size_t>(chunks, 1024));
-  self->request(st.embedder, caf::infinite, acquire_credit{want})
-    .then(
-      [=](credit_grant& g) {
-        self->state.asking = false;
-        if (g.requests == 0) {
-          bulk_finish(self, embed_failure{embed_errc::shutting_down,
-                                          "the runtime is shutting down", 0});
-          return;
-        }
-        self->state.credit += g.requests;
-        bulk_pump(self);
-      },
-      [=](caf::error& err) { bulk_finish(self, to_failure(err)); });
-}
-
-void bulk_pump(caf::stateful_actor<bulk_job_state>* self) {
-  auto& st = self->state;
-  while (st.credit > 0 && st.next < st.texts.size()) {
-    auto first = st.next;
-    auto last = std::min(st.texts.size(), first + st.chunk);
-    st.next = last;
-    --st.credit;
-    embed_request req;
-    req.texts.assign(std::make_move_iterator(st.texts.begin() + first),
-                     std::make_move_iterator(st.texts.begin() + last));
-    req.options = st.opts;
-    // Bulk: the dispatcher knows this actor holds credit, so it spends one.
-    req.options.priority = lane::bulk;
-    self->request(st.embedder, caf::infinite, std::move(req))
-      .then(
-        [=](embed_result& r) {
-          auto& s = self->state;
-          for (size_t i = 0; i < r.embeddings.size(); ++i)
-            s.result.embeddings[first + i] = std::move(r.embeddings[i]);
-          s.result.usage.prompt_tokens += r.usage.prompt_tokens;
-          s.result.usage.total_tokens += r.usage.total_tokens;
-          s.result.model = std::move(r.model);
-          if (--s.chunks_left == 0)
-            bulk_finish(self, std::move(s.result));
-        },
-        [=](caf::error& err) { bulk_finish(self, to_failure(err)); });
-  }
-  if (st.next < st.texts.size())
-    bulk_ask(self);
-}
-
-caf::behavior bulk_job(caf::stateful_actor<bulk_job_state>* self,
-                       embedder_actor embedder, std::vector<std::string> texts,
-                       embed_options opts, uint32_t chunk,
-                       std::shared_ptr<embed_completion> done) {
-  auto& st = self->state;
-  st.embedder = std::move(embedder);
-  st.texts = std::move(texts);
-  st.opts = std::move(opts);
-  st.chunk = std::max(1u, chunk);
-  st.done = std::move(done);
-  st.chunks_left = (st.texts.size() + st.chunk - 1) / st.chunk;
-  st.result.embeddings.resize(st.texts.size());
-  if (st.texts.empty()) {
-    st.done->deliver(
-      embed_failure{embed_errc::invalid_input, "the request has no texts", 0});
-    self->quit();
-    return {};
-  }
-  bulk_ask(self);
-  return {[](caf::unit_t) {}};
 }
 
 /// CAF 0.17 leaves a strong reference to the system's logger in a thread_local of
@@ -161,6 +59,14 @@ private:
 
 // -- runtime
 // ---------------------------------------------------------------------------
+
+struct runtime::internal_handles {
+  supervisor_actor supervisor;
+  /// The dispatcher with its control messages (`embedder_` is the host's view).
+  dispatcher_actor dispatcher;
+};
+
+runtime::runtime() : internal_(std::make_unique<internal_handles>()) {}
 
 std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
                                         std::vector<config_error>& errors,
@@ -216,7 +122,7 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   args.transport.counters = std::make_shared<http::transport_counters>();
   args.make_transport = std::move(opts.transport);
   args.gate = rt->gate_;
-  rt->supervisor_ = rt->system_->spawn(embedrt::supervisor, std::move(args));
+  rt->internal_->supervisor = rt->system_->spawn(embedrt::supervisor, std::move(args));
   caf::scoped_actor self{*rt->system_};
   if (opts.on_event) {
     // The callback is a spawn argument: CAF 0.17.6 trips UBSan on argument-less
@@ -225,16 +131,21 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
       [](caf::event_based_actor*, std::function<void(const runtime_event&)> f)
         -> caf::behavior { return {[f](const runtime_event& ev) { f(ev); }}; },
       std::move(opts.on_event));
-    self->send(rt->supervisor_, caf::subscribe_atom::value, rt->event_forwarder_);
+    self->send(rt->internal_->supervisor, caf::subscribe_atom::value,
+               rt->event_forwarder_);
   }
   self
-    ->request(rt->supervisor_, std::chrono::seconds{10}, caf::get_atom::value,
-              embedder_atom::value)
-    .receive([&](embedder_actor& e) { rt->embedder_ = std::move(e); },
-             [&](caf::error& err) {
-               errors.push_back(config_error{"embedrt", "the runtime must start",
-                                             caf::to_string(err)});
-             });
+    ->request(rt->internal_->supervisor, std::chrono::seconds{10}, caf::get_atom::value,
+              dispatcher_atom::value)
+    .receive(
+      [&](dispatcher_actor& d) {
+        rt->embedder_ = d; // the host's view: host messages only
+        rt->internal_->dispatcher = std::move(d);
+      },
+      [&](caf::error& err) {
+        errors.push_back(
+          config_error{"embedrt", "the runtime must start", caf::to_string(err)});
+      });
   if (!errors.empty())
     return nullptr;
   return rt;
@@ -302,26 +213,28 @@ void runtime::embed(std::vector<std::string> texts, embed_options opts,
     gate->leave(l);
     reply(f, std::move(x));
   };
-  caf::anon_send(embedder_, host_embed{embed_request{std::move(texts), std::move(opts)},
-                                       make_completion(std::move(answer)),
-                                       admission_path::entered});
+  caf::anon_send(internal_->dispatcher,
+                 host_embed{embed_request{std::move(texts), std::move(opts)},
+                            make_completion(std::move(answer)),
+                            admission_path::entered});
 }
 
-std::future<embed_outcome> runtime::embed_many(std::vector<std::string> texts,
-                                               embed_options opts,
-                                               uint32_t texts_per_request) {
-  auto p = std::make_shared<std::promise<embed_outcome>>();
+std::future<embed_many_outcome> runtime::embed_many(std::vector<std::string> texts,
+                                                    embed_options opts,
+                                                    uint32_t texts_per_request) {
+  auto p = std::make_shared<std::promise<embed_many_outcome>>();
   auto f = p->get_future();
-  auto completion
-    = make_completion([p](embed_outcome x) { p->set_value(std::move(x)); });
+  auto completion = std::make_shared<bulk_completion>(
+    texts.size(), [p](embed_many_outcome x) { p->set_value(std::move(x)); });
   if (stopped_) {
-    completion->deliver(
-      embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
+    completion->deliver(bulk_completion::all_failed(
+      texts.size(),
+      embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0}));
     return f;
   }
   host_thread_scope scope;
-  system_->spawn(bulk_job, embedder_, std::move(texts), std::move(opts),
-                 texts_per_request, std::move(completion));
+  system_->spawn(bulk_job, bulk_job_args{embedder_, std::move(texts), std::move(opts),
+                                         texts_per_request, std::move(completion)});
   return f;
 }
 
@@ -341,7 +254,7 @@ runtime_counters runtime::collect_counters() {
 
 runtime_counters runtime::collect_counters(caf::scoped_actor& self) {
   runtime_counters result;
-  self->request(supervisor_, std::chrono::seconds{10}, caf::get_atom::value)
+  self->request(internal_->supervisor, std::chrono::seconds{10}, caf::get_atom::value)
     .receive([&](runtime_counters& c) { result = c; }, [](caf::error&) {});
   return result;
 }
@@ -359,11 +272,11 @@ shutdown_report runtime::stop(std::chrono::milliseconds grace) {
   host_thread_scope scope;
   {
     caf::scoped_actor self{*system_};
-    self->request(embedder_, grace + stop_slack, begin_shutdown{grace})
+    self->request(internal_->dispatcher, grace + stop_slack, begin_shutdown{grace})
       .receive([&](shutdown_report& r) { last_report_ = r; }, [](caf::error&) {});
     // Answers are in: the counters now hold every request's fate.
     last_counters_ = collect_counters(self);
-    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
+    self->send_exit(internal_->supervisor, caf::exit_reason::user_shutdown);
     if (event_forwarder_)
       self->send_exit(event_forwarder_, caf::exit_reason::user_shutdown);
   }
@@ -373,7 +286,7 @@ shutdown_report runtime::stop(std::chrono::milliseconds grace) {
 
 void runtime::crash_worker_for_test(uint32_t index) {
   if (!stopped_)
-    caf::anon_send(supervisor_, embedrt::crash_worker_for_test{index});
+    caf::anon_send(internal_->supervisor, embedrt::crash_worker_for_test{index});
 }
 
 // -- bulk_session
@@ -396,8 +309,9 @@ bool bulk_session::submit(std::vector<std::string> texts, embed_options opts,
     auto f = p->get_future();
     auto completion = std::make_shared<credit_completion>(
       [p](credit_grant g) { p->set_value(g); }, credit_grant{0});
-    caf::anon_send(rt_.embedder(), host_acquire_credit{acquire_credit{credit_batch_},
-                                                       std::move(completion)});
+    caf::anon_send(rt_.internal_->dispatcher,
+                   host_acquire_credit{acquire_credit{credit_batch_},
+                                       std::move(completion)});
     credit_ = f.get().requests; // the producer waits here: backpressure
     if (credit_ == 0)
       return false;
@@ -406,7 +320,7 @@ bool bulk_session::submit(std::vector<std::string> texts, embed_options opts,
   opts.priority = lane::bulk;
   // As in runtime::embed: an answer decided in here never runs on this stack.
   host::entry_scope scope;
-  caf::anon_send(rt_.embedder(),
+  caf::anon_send(rt_.internal_->dispatcher,
                  host_embed{embed_request{std::move(texts), std::move(opts)},
                             make_completion(host::never_inline<embed_outcome>(
                               rt_.deferred_, std::move(done))),

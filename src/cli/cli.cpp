@@ -7,7 +7,7 @@
 #include "src/cli/embed_job.hpp"
 #include "src/cli/scenario_runner.hpp"
 #include "src/cli/signal_watch.hpp"
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 namespace embedrt::cli {
 

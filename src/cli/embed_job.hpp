@@ -16,7 +16,7 @@
 #include <string>
 
 #include "src/cli/output_format.hpp"
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 namespace embedrt::cli {
 

@@ -27,7 +27,7 @@
 
 #include "config/config_loader.hpp"
 #include "src/mock/mock_embeddings.hpp"
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 namespace embedrt::cli::scenario {
 

@@ -50,11 +50,11 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/embedding.hpp"
-#include "messages/errors.hpp"
 #include "messages/lifecycle.hpp"
-#include "messages/observability.hpp"
 #include "src/mock/mock_server.hpp"
+#include <embedrt/embedding.hpp>
+#include <embedrt/errors.hpp>
+#include <embedrt/observability.hpp>
 
 namespace embedrt::cli::scenario {
 

@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "config/runtime_config.hpp"
 #include "messages/host.hpp"
 #include "src/dispatch/admission_gate.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::dispatch {
 

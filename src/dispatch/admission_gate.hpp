@@ -12,7 +12,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "messages/embedding.hpp"
+#include <embedrt/embedding.hpp>
 
 namespace embedrt::dispatch {
 

@@ -15,8 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "messages/embedding.hpp"
 #include "src/policy/clock.hpp"
+#include <embedrt/embedding.hpp>
 
 namespace embedrt::dispatch {
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "config/runtime_config.hpp"
-#include "messages/embedding.hpp"
 #include "src/dispatch/slot_table.hpp"
 #include "src/policy/clock.hpp"
 #include "src/policy/dimension_learner.hpp"
+#include <embedrt/embedding.hpp>
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::dispatch {
 

@@ -32,16 +32,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config/runtime_config.hpp"
 #include "messages/circuit.hpp"
-#include "messages/embedding.hpp"
-#include "messages/errors.hpp"
 #include "messages/host.hpp"
 #include "messages/http.hpp"
 #include "messages/lifecycle.hpp"
-#include "messages/observability.hpp"
 #include "messages/rate_limit.hpp"
-#include "messages/trace.hpp"
 #include "src/dispatch/admission.hpp"
 #include "src/dispatch/attempt_pipeline.hpp"
 #include "src/dispatch/batch_former.hpp"
@@ -49,6 +44,11 @@
 #include "src/dispatch/timer_queue.hpp"
 #include "src/policy/clock.hpp"
 #include "src/policy/retry_policy.hpp"
+#include <embedrt/embedding.hpp>
+#include <embedrt/errors.hpp>
+#include <embedrt/observability.hpp>
+#include <embedrt/runtime_config.hpp>
+#include <embedrt/trace.hpp>
 
 namespace embedrt::dispatch {
 

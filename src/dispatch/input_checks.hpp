@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/runtime_config.hpp"
-#include "messages/errors.hpp"
+#include <embedrt/errors.hpp>
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::dispatch {
 

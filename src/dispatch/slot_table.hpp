@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "messages/embedding.hpp"
 #include "src/policy/clock.hpp"
+#include <embedrt/embedding.hpp>
 
 namespace embedrt::dispatch {
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <embedrt/transport_fwd.hpp>
+
 #include "messages/rate_limit.hpp"
 
 namespace embedrt::http {
@@ -87,11 +89,6 @@ struct transport_counters {
   std::atomic<uint64_t> transfers_completed{0};
 };
 
-/// Receives the completions of one turn of the transport loop (at least one), on a
-/// transport thread; every transfer appears exactly once. Must not block. Batching
-/// turns many completions into one message to the worker under load.
-using completion_sink = std::function<void(std::vector<transfer_result>&&)>;
-
 class transport {
 public:
   virtual ~transport() = default;
@@ -121,10 +118,5 @@ struct transport_settings {
   uint32_t max_connections = 8;
   std::shared_ptr<transport_counters> counters;
 };
-
-/// Creates a transport that delivers completions to `sink`. Destroying the transport
-/// aborts outstanding transfers without calling the sink.
-using transport_factory = std::function<std::unique_ptr<transport>(
-  const transport_settings&, completion_sink)>;
 
 } // namespace embedrt::http

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/embedding.hpp"
+#include <embedrt/embedding.hpp>
 // upstream_error_message and redact_secrets live there; kept visible to callers here.
 #include "src/openai/error_text.hpp"
 

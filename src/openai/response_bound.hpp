@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "messages/embedding.hpp"
+#include <embedrt/embedding.hpp>
 
 namespace embedrt::openai {
 

@@ -22,9 +22,9 @@
 #include <optional>
 #include <vector>
 
-#include "config/runtime_config.hpp"
 #include "messages/circuit.hpp"
 #include "src/policy/clock.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::policy {
 

@@ -4,10 +4,10 @@
 
 #include <cstdint>
 
-#include "config/runtime_config.hpp"
 #include "messages/rate_limit.hpp"
 #include "src/policy/clock.hpp"
 #include "src/policy/token_bucket.hpp"
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::policy {
 

@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <string>
 
-#include "config/runtime_config.hpp"
 #include "messages/circuit.hpp"
-#include "messages/errors.hpp"
 #include "messages/http.hpp"
 #include "src/policy/backoff.hpp"
 #include "src/policy/clock.hpp"
 #include "src/policy/retry_budget.hpp"
+#include <embedrt/errors.hpp>
+#include <embedrt/runtime_config.hpp>
 
 namespace embedrt::policy {
 

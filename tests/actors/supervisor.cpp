@@ -164,6 +164,31 @@ CAF_TEST(a crash in flight is re - sent and answered exactly once) {
   CAF_CHECK_EQUAL(c.requests_succeeded, 1u);
 }
 
+CAF_TEST(a restarted limiter and breaker reach the dispatcher as typed handles) {
+  start();
+  using sup_t = caf::stateful_actor<supervisor_state, supervisor_impl::base>;
+  using disp_t = caf::stateful_actor<dispatcher_state, dispatcher_impl::base>;
+  auto& sv = deref<sup_t>(sup).state;
+  auto& dp = deref<disp_t>(sv.dispatcher).state;
+  auto old_limiter = sv.limiter;
+  auto old_breaker = sv.breaker;
+  CAF_REQUIRE(dp.limiter == old_limiter);
+  caf::anon_send_exit(old_limiter, caf::exit_reason::kill);
+  caf::anon_send_exit(old_breaker, caf::exit_reason::kill);
+  sched.run();
+  CAF_CHECK(sv.limiter != old_limiter);
+  CAF_CHECK(sv.breaker != old_breaker);
+  CAF_CHECK(dp.limiter == sv.limiter);
+  CAF_CHECK(dp.breaker == sv.breaker);
+  // The new ones serve.
+  auto a = embed({"after the restart"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  upstream->complete_ok(0, 4);
+  sched.run();
+  CAF_REQUIRE(a->done);
+  CAF_CHECK(!a->error);
+}
+
 CAF_TEST(three 503s open the breaker and a trial closes it after the open period) {
   rc.retry.max_attempts = 1;
   start();

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "config/runtime_config.hpp"
 #include "config/schema.hpp"
+#include <embedrt/runtime_config.hpp>
 
 using namespace embedrt;
 

@@ -1,5 +1,5 @@
 #define CAF_SUITE integration.supervision_heals
-#include "src/runtime.hpp"
+#include <embedrt/runtime.hpp>
 
 #include <caf/test/unit_test.hpp>
 

@@ -1,5 +1,5 @@
 #define CAF_SUITE messages.errors
-#include "messages/errors.hpp"
+#include <embedrt/errors.hpp>
 
 #include "tests/support/fixture.hpp"
 

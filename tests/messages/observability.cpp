@@ -1,5 +1,5 @@
 #define CAF_SUITE messages.observability
-#include "messages/observability.hpp"
+#include <embedrt/observability.hpp>
 
 #include "tests/support/fixture.hpp"
 

@@ -1,12 +1,16 @@
 // The embeddable facade: start the actors from a config, embed texts, stop.
 //
-//   std::vector<embedrt::config_error> errors;
-//   auto rt = embedrt::runtime::start(cfg, errors);      // or start_from_file(path,
-//   ...) auto outcome = rt->embed({"what is a vector?"}).get(); if (outcome)
-//   use(outcome.value().embeddings[0]); else         log(outcome.error().code,
-//   outcome.error().message);
+//   #include <embedrt/runtime.hpp>
 //
-// Hosts that are CAF actors talk to `embedder()` directly:
+//   std::vector<embedrt::config_error> errors;
+//   auto rt = embedrt::runtime::start(cfg, errors); // or start_from_file(path, ...)
+//   auto outcome = rt->embed({"what is a vector?"}).get();
+//   if (outcome)
+//     use(outcome.value().embeddings[0]);
+//   else
+//     log(outcome.error().code, outcome.error().message);
+//
+// Hosts that are CAF actors talk to `embedder()` directly (<embedrt/embedder.hpp>):
 //   self->request(rt->embedder(), 30s, embed_request{...}).then(...);
 #pragma once
 
@@ -20,13 +24,18 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/settings.hpp>
 
-#include "config/runtime_config.hpp"
-#include "messages/interfaces.hpp"
-#include "src/http/transport.hpp"
+#include <embedrt/embedder.hpp>
+#include <embedrt/embedding.hpp>
+#include <embedrt/errors.hpp>
+#include <embedrt/observability.hpp>
+#include <embedrt/outcome.hpp>
+#include <embedrt/runtime_config.hpp>
+#include <embedrt/transport_fwd.hpp>
 
 namespace embedrt::dispatch {
 class admission_gate;
@@ -87,14 +96,16 @@ public:
 
   /// Bulk form for many texts: split into requests of `texts_per_request`, sent on
   /// the bulk lane with credit (it waits for room instead of being shed). The outcome
-  /// holds every vector in order, or the first error.
-  std::future<embed_outcome> embed_many(std::vector<std::string> texts,
-                                        embed_options opts = {},
-                                        uint32_t texts_per_request = 64);
+  /// answers every text on its own, in input order: its vector, or why it failed
+  /// (`invalid_input` for an empty text, `upstream_rejected` for a text the upstream
+  /// refuses, `shutting_down` after `stop`, ...). A bad text costs only itself: a
+  /// request refused because of one of its texts is split until only that text fails.
+  std::future<embed_many_outcome> embed_many(std::vector<std::string> texts,
+                                             embed_options opts = {},
+                                             uint32_t texts_per_request = 64);
 
-  /// The entry point for hosts that are CAF actors.
+  /// The entry point for hosts that are CAF actors (host messages only).
   embedder_actor embedder() const noexcept { return embedder_; }
-  supervisor_actor supervisor() const noexcept { return supervisor_; }
   caf::actor_system& system() noexcept { return *system_; }
   const runtime_config& config() const noexcept { return config_; }
 
@@ -114,7 +125,7 @@ public:
   void crash_worker_for_test(uint32_t index);
 
 private:
-  runtime() = default;
+  runtime();
 
   runtime_counters collect_counters();
   runtime_counters collect_counters(caf::scoped_actor& self);
@@ -122,7 +133,9 @@ private:
   runtime_config config_;
   std::unique_ptr<caf::actor_system_config> system_config_;
   std::unique_ptr<caf::actor_system> system_;
-  supervisor_actor supervisor_;
+  /// The supervisor's and the dispatcher's internal handles (private types).
+  struct internal_handles;
+  std::unique_ptr<internal_handles> internal_;
   embedder_actor embedder_;
   caf::actor event_forwarder_;
   /// The one admission point (lane bounds), shared with the dispatcher and with

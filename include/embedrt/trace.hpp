@@ -8,11 +8,41 @@
 #include <string>
 #include <vector>
 
-#include "messages/embedding.hpp"
-#include "messages/errors.hpp"
-#include "messages/http.hpp"
+#include <embedrt/embedding.hpp>
+#include <embedrt/errors.hpp>
 
 namespace embedrt {
+
+/// How an attempt ended.
+enum class attempt_status : uint8_t {
+  /// 2xx with a valid body: `embeddings` holds one vector per input, by `index`.
+  succeeded = 0,
+  /// The upstream answered with a non-2xx status (`http_status`).
+  http_error,
+  /// No connection could be made (refused, unreachable, DNS, TLS handshake).
+  connect_failed,
+  /// The attempt timeout passed (a stalled body included).
+  timed_out,
+  /// The connection broke after the request was sent (reset, truncated body).
+  connection_lost,
+  /// A 2xx whose body broke the contract; `detail` says how.
+  bad_response,
+  /// Any other transport error.
+  transport_error,
+  /// The worker carrying the attempt failed before it finished.
+  worker_failed,
+  /// The attempt waited in the pool past its deadline and was never started.
+  expired,
+  /// The upstream's TLS certificate was refused (untrusted CA, expired, wrong host
+  /// name). Never retried: only a config change (endpoint.ca_bundle) can fix it.
+  tls_rejected,
+  /// A 2xx body grew past the request's bound (http_call::max_response_bytes):
+  /// the transfer was stopped. Retried (a batch is split first); in the end
+  /// `bad_response`.
+  too_large,
+};
+
+const char* to_string(attempt_status x);
 
 /// One upstream attempt that carried (part of) the request.
 struct attempt_trace {
