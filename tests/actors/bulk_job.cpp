@@ -30,7 +30,7 @@ embedder_actor::behavior_type fake_embedder(embedder_actor::pointer,
   return {
     [s](embed_request& req) -> caf::result<embed_result> {
       s->requests.push_back(req.texts);
-      if (!req.options.uses_credit || req.options.priority != lane::bulk)
+      if (req.options.priority != lane::bulk)
         return to_error({embed_errc::overloaded, "not on credit", 0});
       if (s->fail_all)
         return to_error(*s->fail_all);

@@ -280,21 +280,15 @@ CAF_TEST(a failed limiter or breaker is replaced and the dispatcher told at once
   auto old_limiter = st.limiter;
   kill(old_limiter);
   CAF_REQUIRE(st.limiter && st.limiter != old_limiter);
-  expect((component_replaced),
-         from(sup)
-           .to(dispatcher)
-           .with(component_replaced{component_kind::rate_limiter,
-                                    caf::actor_cast<caf::actor>(st.limiter)}));
+  expect((rate_limiter_replaced),
+         from(sup).to(dispatcher).with(rate_limiter_replaced{st.limiter}));
   disallow((availability_changed), from(sup).to(dispatcher));
   sched.run();
   auto old_breaker = st.breaker;
   kill(old_breaker);
   CAF_REQUIRE(st.breaker && st.breaker != old_breaker);
-  expect((component_replaced),
-         from(sup)
-           .to(dispatcher)
-           .with(component_replaced{component_kind::circuit_breaker,
-                                    caf::actor_cast<caf::actor>(st.breaker)}));
+  expect((circuit_breaker_replaced),
+         from(sup).to(dispatcher).with(circuit_breaker_replaced{st.breaker}));
   disallow((availability_changed), from(sup).to(dispatcher));
   sched.run();
   // The runtime works through the new ones: the new limiter granted the permit.
