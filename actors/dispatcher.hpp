@@ -29,6 +29,7 @@
 #include "messages/interfaces.hpp"
 #include "src/dispatch/dispatcher_core.hpp"
 #include "src/dispatch/worker_router.hpp"
+#include "src/observability/metrics.hpp"
 
 namespace embedrt {
 
@@ -42,6 +43,8 @@ struct dispatcher_args {
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
   event_sink_actor events;
+  /// Null: nothing recorded (tests).
+  std::shared_ptr<observability::runtime_metrics> metrics;
 };
 
 struct dispatcher_state {
@@ -51,16 +54,22 @@ struct dispatcher_state {
                                      std::shared_ptr<embed_completion>>;
   using credit_channel = std::variant<caf::typed_response_promise<credit_grant>,
                                       std::shared_ptr<credit_completion>>;
+  struct pending_reply {
+    reply_channel channel;
+    lane request_lane = lane::interactive;
+    caf::actor_clock::time_point admitted;
+  };
 
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
   event_sink_actor events;
+  std::shared_ptr<observability::runtime_metrics> metrics;
   std::unique_ptr<dispatch::effects> effects;
   std::unique_ptr<dispatch::dispatcher_core> core;
   dispatch::worker_router router;
   /// Router id (actor id) -> worker.
   std::unordered_map<uint64_t, http_worker_actor> workers;
-  std::unordered_map<uint64_t, reply_channel> replies;
+  std::unordered_map<uint64_t, pending_reply> replies;
   std::unordered_map<uint64_t, credit_channel> credit_replies;
   std::optional<caf::typed_response_promise<shutdown_report>> shutdown;
   /// Reports waiting for a check / permit request to ride on.

@@ -51,6 +51,7 @@ void spawn_pool(self_ptr self) {
   pa.make_transport = st.args.make_transport;
   pa.dispatcher = caf::actor_cast<call_sink_actor>(st.dispatcher);
   pa.events = events_of(self);
+  pa.carried = st.pool_counters;
   pa.seed = st.args.config.retry.seed == 0
               ? 0
               : st.args.config.retry.seed + ++st.pool_incarnation;
@@ -156,8 +157,8 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
   spawn_limiter(self);
   spawn_breaker(self);
   st.dispatcher = self->spawn<caf::monitored>(
-    dispatcher,
-    dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self)});
+    dispatcher, dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self),
+                                st.args.metrics});
   spawn_pool(self); // announces its workers to the dispatcher
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
@@ -194,13 +195,22 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
         if (--acc->left == 0)
           rp.deliver(acc->sum);
       };
+      // A pool that is gone (or down for a pause) counts what it handed over.
+      auto carried = s.pool_counters;
+      auto skip_pool = [=](caf::error& err) mutable {
+        if (err != caf::sec::request_timeout)
+          acc->sum += *carried;
+        skip(err);
+      };
       auto timeout = std::chrono::seconds{5};
       self->request(s.limiter, timeout, caf::get_atom::value).then(add, skip);
       self->request(s.breaker, timeout, caf::get_atom::value).then(add, skip);
       if (s.pool) // none while the pool is down for a pause
-        self->request(s.pool, timeout, caf::get_atom::value).then(add, skip);
-      else
+        self->request(s.pool, timeout, caf::get_atom::value).then(add, skip_pool);
+      else {
+        acc->sum += *s.pool_counters;
         --acc->left;
+      }
       self->request(s.dispatcher, timeout, caf::get_atom::value).then(add, skip);
       return rp;
     },

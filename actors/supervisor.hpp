@@ -36,6 +36,8 @@ struct supervisor_args {
   http::transport_factory make_transport;
   /// The budget shared through Redis (`rate_limiter.shared_store`); none: local only.
   std::optional<shared_budget_args> shared_budget;
+  /// Metrics recorded by the dispatcher; null: none.
+  std::shared_ptr<observability::runtime_metrics> metrics;
 };
 
 /// The supervisor's full interface: the public one plus its pool restart timer
@@ -61,6 +63,9 @@ struct supervisor_state {
   /// Identifies the pending pause, so a stale timer does nothing.
   uint64_t pause_epoch = 0;
   runtime_counters counters;
+  /// The pool's totals across pool restarts (see http_pool_args::carried).
+  std::shared_ptr<runtime_counters> pool_counters
+    = std::make_shared<runtime_counters>();
 
   /// Stops every child with the supervisor.
   ~supervisor_state();

@@ -44,6 +44,14 @@ void check_encoding_format(const std::string& key, const std::string& value,
     out.push_back({key, R"(must be "base64" or "float")", quote(value)});
 }
 
+void check_log_level(const std::string& key, const std::string& value,
+                     std::vector<config_error>& out) {
+  if (value != "off" && value != "error" && value != "warn" && value != "info"
+      && value != "debug")
+    out.push_back(
+      {key, R"(must be "off", "error", "warn", "info" or "debug")", quote(value)});
+}
+
 void check_proxy(const std::string& key, const std::string& value,
                  std::vector<config_error>& out) {
   if (value.empty())
@@ -305,6 +313,11 @@ const std::vector<key_descriptor>& keys() {
             "CLI: lines between the oldest unwritten and the newest admitted line"),
     integer(EMBEDRT_KEY(job, reorder_max_mib), 1, 65536,
             "CLI: bytes of answers waiting to be written in input order, MiB"),
+    // [embedrt.log]
+    text(EMBEDRT_KEY(log, level), R"("off", "error", "warn", "info" or "debug")",
+         check_log_level, "least severe level of the JSON-line event log"),
+    text(EMBEDRT_KEY(log, file), "a file path, or empty", nullptr,
+         "file the JSON-line event log is appended to; empty: stderr"),
   };
   return table;
 }

@@ -129,6 +129,14 @@ public:
   uint64_t response_bytes_in_flight() const noexcept {
     return response_bytes_in_flight_;
   }
+  /// Texts waiting in lane `l`'s queues for a batch (entries of requests answered
+  /// meanwhile included until popped).
+  size_t queued_texts(lane l) const noexcept {
+    size_t n = 0;
+    for (auto& k : keys_)
+      n += k.lanes[static_cast<size_t>(l) & 1].size();
+    return n;
+  }
   /// Attempts holding a pipeline slot (permit, verdict or call outstanding).
   uint32_t active_attempts() const noexcept { return active_; }
   /// Entries in the timer heap (live and not yet compacted).
