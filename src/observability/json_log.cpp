@@ -104,9 +104,11 @@ void json_log::config(const runtime_config& cfg) {
     return;
   fields f;
   for (auto& key : schema::keys()) {
-    auto value = schema::value_text(key, cfg);
-    if (std::holds_alternative<schema::string_rule>(key.rule))
-      value = schema::redact_userinfo(value);
+    std::string value;
+    if (auto text = std::get_if<schema::string_rule>(&key.rule))
+      value = schema::redact_userinfo(text->ref(const_cast<runtime_config&>(cfg)));
+    else
+      value = schema::value_text(key, cfg);
     f.emplace_back(key.key(), std::move(value));
   }
   write(log_level::info, "config", f);
