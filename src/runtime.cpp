@@ -202,6 +202,10 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
     http::ensure_curl_initialized();
     opts.transport = http::make_curl_transport;
   }
+  bool host_registry = opts.metrics_registry != nullptr;
+  rt->metrics_ = std::make_shared<observability::runtime_metrics>(
+    std::move(opts.metrics_registry));
+  rt->metrics_->on_request_done = std::move(opts.on_request_done);
   supervisor_args args;
   args.config = cfg;
   args.shared_budget = make_shared_budget_args(
@@ -215,13 +219,19 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   args.transport.connect_timeout
     = std::chrono::milliseconds{cfg.endpoint.connect_timeout_ms};
   args.transport.counters = std::make_shared<http::transport_counters>();
+  args.transport.counters->on_response_bytes = [m = rt->metrics_](uint64_t n) {
+    m->response_received(n);
+  };
+  // Weak: the counters hold the metrics (above); no cycle.
+  rt->metrics_->open_connections = [w = std::weak_ptr<http::transport_counters>{
+                                      args.transport.counters}] {
+    auto c = w.lock();
+    return c ? static_cast<double>(c->connections_open.load(std::memory_order_relaxed))
+             : 0.0;
+  };
   args.make_transport = std::move(opts.transport);
   // Observability: metrics (the host's registry or our own), the JSON-line log (its
   // config line first, the key redacted), an observer for events and health.
-  bool host_registry = opts.metrics_registry != nullptr;
-  rt->metrics_ = std::make_shared<observability::runtime_metrics>(
-    std::move(opts.metrics_registry));
-  rt->metrics_->on_request_done = std::move(opts.on_request_done);
   auto level = observability::log_level::off;
   observability::parse_log_level(cfg.log.level, level);
   auto log = std::make_shared<observability::json_log>(level, cfg.log.file,

@@ -142,6 +142,10 @@ runtime_metrics::runtime_metrics(std::shared_ptr<prometheus::Registry> registry)
                      r, "embedrt_health_status",
                      "0 ready, 1 degraded, 2 unavailable (see runtime::health)")
                      .Add({});
+  open_connections_
+    = &family<prometheus::Gauge>(r, "embedrt_open_connections",
+                                 "Connections (sockets) the HTTP transports hold open")
+         .Add({});
   // Every runtime_counters field, generically (names follow the struct).
   runtime_counters zero;
   zero.for_each([&](const char* field, uint64_t) {
@@ -354,6 +358,8 @@ void runtime_metrics::sync(const runtime_counters& counters, steady_time now) {
   });
   for (auto& h : histograms_)
     sync_histogram(*h);
+  if (open_connections)
+    open_connections_->Set(open_connections());
   auto report = health(now);
   health_gauge_->Set(static_cast<double>(report.status));
   std::lock_guard<std::mutex> state_guard{state_mutex_};

@@ -111,6 +111,10 @@ public:
   /// reason; then the host's hook.
   void request_done(const request_trace& trace);
 
+  /// Reads the transports' open connections at sync (`embedrt_open_connections`);
+  /// set before the actors start, may be empty.
+  std::function<double()> open_connections;
+
   /// The host's per-request hook (`runtime_options::on_request_done`); set before the
   /// actors start, never changed after.
   std::function<void(const request_trace&)> on_request_done;
@@ -174,6 +178,7 @@ private:
   mirrored_histogram* response_bytes_ = nullptr;
   prometheus::Gauge* pause_seconds_ = nullptr;
   prometheus::Gauge* health_gauge_ = nullptr;
+  prometheus::Gauge* open_connections_ = nullptr;
 
   /// `sync` and the counters' last values.
   mutable std::mutex sync_mutex_;

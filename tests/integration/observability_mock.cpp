@@ -134,6 +134,10 @@ CAF_TEST(counters in the exposition equal counters after a scenario) {
   CAF_CHECK_GREATER(sample(text, R"(embedrt_retries_denied_budget_total)"), -1);
   CAF_CHECK_GREATER(
     sample(text, R"(embedrt_upstream_attempts_total{status_class="5xx"})"), 0);
+  CAF_CHECK_GREATER(sample(text, "embedrt_response_bytes_count"), 0);
+  auto open = sample(text, "embedrt_open_connections");
+  CAF_CHECK_GREATER(open, 0);
+  CAF_CHECK_LESS_OR_EQUAL(open, static_cast<double>(c.connections_opened));
   std::string complaint;
   auto accepted = test::promtool_accepts(text, complaint);
   CAF_CHECK_EQUAL(complaint, "");
