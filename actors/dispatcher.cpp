@@ -268,8 +268,11 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
       auto& s = self->state;
       auto t = now(self);
       for (auto& r : batch.results) {
-        if (s.metrics)
+        if (s.metrics) {
           s.metrics->attempt_finished(r.status, r.http_status, r.wire_time);
+          s.metrics->upstream_remaining(r.limits.remaining_requests,
+                                        r.limits.remaining_tokens);
+        }
         if (s.router.finish(r.attempt_id)) // else: its worker was declared failed
           s.core->on_call_result(std::move(r), t);
       }

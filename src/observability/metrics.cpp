@@ -146,6 +146,18 @@ runtime_metrics::runtime_metrics(std::shared_ptr<prometheus::Registry> registry)
     = &family<prometheus::Gauge>(r, "embedrt_open_connections",
                                  "Connections (sockets) the HTTP transports hold open")
          .Add({});
+  available_requests_ = &family<prometheus::Gauge>(
+                           r, "embedrt_ratelimit_available_requests",
+                           "Requests left in the upstream's rate window, as its last "
+                           "x-ratelimit-remaining-requests said (-1: never reported)")
+                           .Add({});
+  available_tokens_ = &family<prometheus::Gauge>(
+                         r, "embedrt_ratelimit_available_tokens",
+                         "Tokens left in the upstream's rate window, as its last "
+                         "x-ratelimit-remaining-tokens said (-1: never reported)")
+                         .Add({});
+  available_requests_->Set(-1);
+  available_tokens_->Set(-1);
   // Every runtime_counters field, generically (names follow the struct).
   runtime_counters zero;
   zero.for_each([&](const char* field, uint64_t) {
@@ -203,6 +215,13 @@ void runtime_metrics::attempt_finished(attempt_status status, uint16_t http_stat
 
 void runtime_metrics::attempt_sent(uint32_t inputs) noexcept {
   batch_inputs_->live.observe(inputs);
+}
+
+void runtime_metrics::upstream_remaining(int64_t requests, int64_t tokens) noexcept {
+  if (requests >= 0)
+    available_requests_->Set(static_cast<double>(requests));
+  if (tokens >= 0)
+    available_tokens_->Set(static_cast<double>(tokens));
 }
 
 void runtime_metrics::response_received(uint64_t bytes) noexcept {

@@ -102,6 +102,9 @@ public:
                         std::chrono::nanoseconds wire_time) noexcept;
   /// One upstream request was handed to a worker with `inputs` inputs.
   void attempt_sent(uint32_t inputs) noexcept;
+  /// The upstream's `x-ratelimit-remaining-*` headers of a response (negative: not
+  /// sent, the gauge keeps its last value).
+  void upstream_remaining(int64_t requests, int64_t tokens) noexcept;
   /// A response body of `bytes` arrived.
   void response_received(uint64_t bytes) noexcept;
   /// Texts waiting in lane `l` for a batch (sampled by the dispatcher).
@@ -179,6 +182,8 @@ private:
   prometheus::Gauge* pause_seconds_ = nullptr;
   prometheus::Gauge* health_gauge_ = nullptr;
   prometheus::Gauge* open_connections_ = nullptr;
+  prometheus::Gauge* available_requests_ = nullptr;
+  prometheus::Gauge* available_tokens_ = nullptr;
 
   /// `sync` and the counters' last values.
   mutable std::mutex sync_mutex_;

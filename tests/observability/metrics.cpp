@@ -109,6 +109,8 @@ CAF_TEST(requests attempts and traces show up in the exposition and pass promtoo
   m.attempt_finished(attempt_status::succeeded, 200, 20ms);
   m.attempt_finished(attempt_status::expired, 0, 0ms); // never on the wire
   m.response_received(3000);
+  m.upstream_remaining(-1, -1); // not reported: stays unknown
+  m.upstream_remaining(41, -1);
   m.set_queued(lane::bulk, 7);
   request_trace t;
   t.request_id = 9;
@@ -151,6 +153,8 @@ CAF_TEST(requests attempts and traces show up in the exposition and pass promtoo
   CAF_CHECK_EQUAL(sample(text, R"(embedrt_retries_total{reason="5xx"})"), 1);
   CAF_CHECK_EQUAL(sample(text, R"(embedrt_batch_inputs_bucket{le="16"})"), 1);
   CAF_CHECK_EQUAL(sample(text, R"(embedrt_response_bytes_bucket{le="4096"})"), 1);
+  CAF_CHECK_EQUAL(sample(text, "embedrt_ratelimit_available_requests"), 41);
+  CAF_CHECK_EQUAL(sample(text, "embedrt_ratelimit_available_tokens"), -1);
   CAF_CHECK_EQUAL(sample(text, "embedrt_requests_admitted_total"), 3);
   CAF_CHECK_EQUAL(sample(text, "embedrt_workers_failed_total"), 5);
   CAF_REQUIRE_EQUAL(seen.size(), 1u);
