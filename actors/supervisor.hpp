@@ -63,8 +63,12 @@ struct supervisor_state {
   /// Identifies the pending pause, so a stale timer does nothing.
   uint64_t pause_epoch = 0;
   runtime_counters counters;
-  /// The pool's totals across pool restarts (see http_pool_args::carried).
+  /// Each component's totals across its restarts (see counter_carry.hpp).
   std::shared_ptr<runtime_counters> pool_counters
+    = std::make_shared<runtime_counters>();
+  std::shared_ptr<runtime_counters> limiter_counters
+    = std::make_shared<runtime_counters>();
+  std::shared_ptr<runtime_counters> breaker_counters
     = std::make_shared<runtime_counters>();
 
   /// Stops every child with the supervisor.
