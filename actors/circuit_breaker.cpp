@@ -75,4 +75,13 @@ circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> s
   };
 }
 
+circuit_breaker_actor::behavior_type carrying_circuit_breaker(
+  circuit_breaker_actor::stateful_pointer<circuit_breaker_state> self,
+  circuit_breaker_config cfg, event_sink_actor events,
+  std::shared_ptr<runtime_counters> carried) {
+  self->state.carry = observability::counter_carry{std::move(carried),
+                                                   self->state.counters};
+  return circuit_breaker(self, std::move(cfg), std::move(events));
+}
+
 } // namespace embedrt

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "messages/interfaces.hpp"
+#include "src/observability/counter_carry.hpp"
 #include "src/policy/breaker_policy.hpp"
 #include <embedrt/runtime_config.hpp>
 
@@ -26,10 +27,19 @@ struct circuit_breaker_state {
   uint64_t generation_base = 0;
   event_sink_actor events;
   runtime_counters counters;
+  /// Last member: hands `counters` back before they go (see counter_carry.hpp).
+  observability::counter_carry carry;
 };
 
 circuit_breaker_actor::behavior_type
 circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> self,
                 circuit_breaker_config cfg, event_sink_actor events);
+
+/// As `circuit_breaker`, its counters starting from and handed back to `carried`
+/// (they survive restarts).
+circuit_breaker_actor::behavior_type carrying_circuit_breaker(
+  circuit_breaker_actor::stateful_pointer<circuit_breaker_state> self,
+  circuit_breaker_config cfg, event_sink_actor events,
+  std::shared_ptr<runtime_counters> carried);
 
 } // namespace embedrt

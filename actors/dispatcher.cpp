@@ -93,6 +93,8 @@ public:
   }
 
   void send_call(http_call msg) override {
+    if (auto& m = self_->state.metrics)
+      m->attempt_sent(msg.input_count);
     self_->state.router.submit(std::move(msg));
     route(self_);
   }
@@ -119,10 +121,11 @@ public:
     auto i = replies.find(id);
     if (i == replies.end())
       return;
-    if (auto rp = std::get_if<0>(&i->second))
+    answered(i->second, embed_errc::none);
+    if (auto rp = std::get_if<0>(&i->second.channel))
       rp->deliver(std::move(result));
     else
-      std::get<1>(i->second)->deliver(embed_outcome{std::move(result)});
+      std::get<1>(i->second.channel)->deliver(embed_outcome{std::move(result)});
     replies.erase(i);
   }
 
@@ -131,11 +134,17 @@ public:
     auto i = replies.find(id);
     if (i == replies.end())
       return;
-    if (auto rp = std::get_if<0>(&i->second))
+    answered(i->second, failure.code);
+    if (auto rp = std::get_if<0>(&i->second.channel))
       rp->deliver(to_error(failure));
     else
-      std::get<1>(i->second)->deliver(embed_outcome{std::move(failure)});
+      std::get<1>(i->second.channel)->deliver(embed_outcome{std::move(failure)});
     replies.erase(i);
+  }
+
+  void request_done(const request_trace& trace) override {
+    if (auto& m = self_->state.metrics)
+      m->request_done(trace);
   }
 
   void grant_credit(uint64_t waiter, uint32_t requests) override {
@@ -166,15 +175,33 @@ public:
 private:
   static dispatch::dispatcher_core& core(self_ptr self) { return *self->state.core; }
 
+  void answered(const dispatcher_state::pending_reply& r, embed_errc outcome) {
+    if (auto& m = self_->state.metrics)
+      m->request_answered(r.request_lane, outcome, now(self_) - r.admitted);
+  }
+
   self_ptr self_;
 };
+
+/// The queue gauges, after each change of the queues (a few relaxed stores).
+void sample_queues(self_ptr self) {
+  auto& st = self->state;
+  if (st.metrics)
+    for (auto l : {lane::interactive, lane::bulk})
+      st.metrics->set_queued(l, st.core->queued_texts(l));
+}
 
 void admit(self_ptr self, dispatcher_state::reply_channel channel, embed_request&& req,
            admission_path path) {
   auto& st = self->state;
   auto id = st.next_id++;
-  st.replies.emplace(id, std::move(channel));
-  st.core->admit(id, std::move(req), path, now(self));
+  auto l = req.options.priority;
+  auto t = now(self);
+  st.replies.emplace(id, dispatcher_state::pending_reply{std::move(channel), l, t});
+  if (st.metrics)
+    st.metrics->request_admitted(l);
+  st.core->admit(id, std::move(req), path, t);
+  sample_queues(self);
 }
 
 caf::actor_addr sender_of(self_ptr self) {
@@ -238,6 +265,7 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
   st.limiter = std::move(args.limiter);
   st.breaker = std::move(args.breaker);
   st.events = std::move(args.events);
+  st.metrics = std::move(args.metrics);
   st.effects = std::make_unique<shell>(self);
   st.core = std::make_unique<dispatch::dispatcher_core>(
     args.config, *st.effects, now(self), std::move(args.gate));
@@ -277,9 +305,16 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
     [=](http_call_results& batch) {
       auto& s = self->state;
       auto t = now(self);
-      for (auto& r : batch.results)
+      for (auto& r : batch.results) {
+        if (s.metrics) {
+          s.metrics->attempt_finished(r.status, r.http_status, r.wire_time);
+          s.metrics->upstream_remaining(r.limits.remaining_requests,
+                                        r.limits.remaining_tokens);
+        }
         if (s.router.finish(r.attempt_id)) // else: its worker was declared failed
           s.core->on_call_result(std::move(r), t);
+      }
+      sample_queues(self);
       route(self);
       maybe_finish_shutdown(self);
     },
@@ -320,6 +355,7 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
         s.core->on_call_result(std::move(r), t);
       }
       s.core->on_timer(t);
+      sample_queues(self);
       route(self);
       maybe_finish_shutdown(self);
     },

@@ -29,6 +29,7 @@
 #include "messages/interfaces.hpp"
 #include "src/dispatch/dispatcher_core.hpp"
 #include "src/dispatch/worker_router.hpp"
+#include "src/observability/metrics.hpp"
 #include <embedrt/runtime_config.hpp>
 
 namespace embedrt {
@@ -45,6 +46,8 @@ struct dispatcher_args {
   event_sink_actor events;
   /// The runtime's admission gate; null: one of the core's own.
   std::shared_ptr<dispatch::admission_gate> gate;
+  /// Null: nothing recorded (tests).
+  std::shared_ptr<observability::runtime_metrics> metrics;
 };
 
 struct dispatcher_state {
@@ -54,16 +57,22 @@ struct dispatcher_state {
                                      std::shared_ptr<embed_completion>>;
   using credit_channel = std::variant<caf::typed_response_promise<credit_grant>,
                                       std::shared_ptr<credit_completion>>;
+  struct pending_reply {
+    reply_channel channel;
+    lane request_lane = lane::interactive;
+    caf::actor_clock::time_point admitted;
+  };
 
   rate_limiter_actor limiter;
   circuit_breaker_actor breaker;
   event_sink_actor events;
+  std::shared_ptr<observability::runtime_metrics> metrics;
   std::unique_ptr<dispatch::effects> effects;
   std::unique_ptr<dispatch::dispatcher_core> core;
   dispatch::worker_router router;
   /// Router id (actor id) -> worker.
   std::unordered_map<uint64_t, http_worker_actor> workers;
-  std::unordered_map<uint64_t, reply_channel> replies;
+  std::unordered_map<uint64_t, pending_reply> replies;
   std::unordered_map<uint64_t, credit_channel> credit_replies;
   /// Bulk credit held by actors (granted, not yet used or given back): their
   /// `embed_request`s take over a credit's place instead of entering the gate.

@@ -61,6 +61,8 @@ void on_worker_down(self_ptr self, uint32_t index, const caf::error& reason) {
 } // namespace
 
 http_pool_state::~http_pool_state() {
+  if (args.carried)
+    *args.carried = counters;
   for (auto& w : workers)
     if (w.handle)
       caf::anon_send_exit(w.handle, caf::exit_reason::user_shutdown);
@@ -71,6 +73,8 @@ http_worker_pool(http_pool_impl::stateful_pointer<http_pool_state> self,
                  http_pool_args args) {
   auto& st = self->state;
   st.args = std::move(args);
+  if (st.args.carried)
+    st.counters = *st.args.carried;
   const auto& sup = st.args.supervision;
   st.intensity = std::make_unique<policy::restart_intensity>(
     sup.max_worker_restarts, milliseconds{sup.restart_window_ms});

@@ -37,6 +37,9 @@ struct http_pool_args {
   call_sink_actor dispatcher;
   event_sink_actor events;
   uint64_t seed = 0;
+  /// Totals that outlive the pool: a new pool starts from what the last one handed
+  /// over when its state went (CAF destroys the state before telling the monitors).
+  std::shared_ptr<runtime_counters> carried;
 };
 
 struct http_pool_state {

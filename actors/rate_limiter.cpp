@@ -35,7 +35,8 @@ void arm(self_ptr self, time_point at, time_point now) {
 
 void report(self_ptr self, policy::lease_policy::change c, time_point now) {
   auto& st = self->state;
-  st.counters.shared_store_failures = st.lease->failed_calls();
+  st.counters.shared_store_failures = st.carry.base().shared_store_failures
+                                      + st.lease->failed_calls();
   if (c == policy::lease_policy::change::fell_back) {
     ++st.counters.shared_budget_fallbacks;
     st.policy->drain(now); // the local share starts empty: no burst per fallback
@@ -237,6 +238,19 @@ shared_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self
   st.store = self->spawn<caf::detached + caf::linked>(shared_budget_store,
                                                       std::move(shared.store));
   return rate_limiter(self, cfg, std::move(events), max_upstream_hold);
+}
+
+rate_limiter_impl::behavior_type
+carrying_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
+                      rate_limiter_config cfg, std::optional<shared_budget_args> shared,
+                      event_sink_actor events, caf::timespan max_upstream_hold,
+                      std::shared_ptr<runtime_counters> carried) {
+  self->state.carry = observability::counter_carry{std::move(carried),
+                                                   self->state.counters};
+  if (shared)
+    return shared_rate_limiter(self, std::move(cfg), std::move(*shared),
+                               std::move(events), max_upstream_hold);
+  return rate_limiter(self, std::move(cfg), std::move(events), max_upstream_hold);
 }
 
 } // namespace embedrt

@@ -14,11 +14,13 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/shared_budget_store.hpp"
 #include "messages/interfaces.hpp"
+#include "src/observability/counter_carry.hpp"
 #include "src/policy/rate_limit_policy.hpp"
 #include <embedrt/runtime_config.hpp>
 
@@ -46,6 +48,8 @@ struct rate_limiter_state {
   /// Shared budget only: the leases and the store actor (null when local only).
   std::unique_ptr<policy::lease_policy> lease;
   caf::actor store;
+  /// Last member: hands `counters` back before they go (see counter_carry.hpp).
+  observability::counter_carry carry;
 };
 
 rate_limiter_impl::behavior_type
@@ -58,5 +62,13 @@ rate_limiter_impl::behavior_type
 shared_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
                     rate_limiter_config cfg, shared_budget_args shared,
                     event_sink_actor events, caf::timespan max_upstream_hold);
+
+/// As `rate_limiter` / `shared_rate_limiter` (with `shared`), its counters starting
+/// from and handed back to `carried` (they survive restarts).
+rate_limiter_impl::behavior_type
+carrying_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
+                      rate_limiter_config cfg, std::optional<shared_budget_args> shared,
+                      event_sink_actor events, caf::timespan max_upstream_hold,
+                      std::shared_ptr<runtime_counters> carried);
 
 } // namespace embedrt

@@ -28,18 +28,15 @@ void spawn_limiter(self_ptr self) {
   auto& args = self->state.args;
   auto max_hold
     = caf::timespan{std::chrono::milliseconds{args.config.retry.max_retry_after_ms}};
-  if (args.shared_budget)
-    self->state.limiter
-      = self->spawn<caf::monitored>(shared_rate_limiter, args.config.rate_limiter,
-                                    *args.shared_budget, events_of(self), max_hold);
-  else
-    self->state.limiter = self->spawn<caf::monitored>(
-      rate_limiter, args.config.rate_limiter, events_of(self), max_hold);
+  self->state.limiter = self->spawn<caf::monitored>(
+    carrying_rate_limiter, args.config.rate_limiter, args.shared_budget,
+    events_of(self), max_hold, self->state.limiter_counters);
 }
 
 void spawn_breaker(self_ptr self) {
   self->state.breaker = self->spawn<caf::monitored>(
-    circuit_breaker, self->state.args.config.circuit_breaker, events_of(self));
+    carrying_circuit_breaker, self->state.args.config.circuit_breaker, events_of(self),
+    self->state.breaker_counters);
 }
 
 void spawn_pool(self_ptr self) {
@@ -51,6 +48,7 @@ void spawn_pool(self_ptr self) {
   pa.make_transport = st.args.make_transport;
   pa.dispatcher = caf::actor_cast<call_sink_actor>(st.dispatcher);
   pa.events = events_of(self);
+  pa.carried = st.pool_counters;
   pa.seed = st.args.config.retry.seed == 0
               ? 0
               : st.args.config.retry.seed + ++st.pool_incarnation;
@@ -151,7 +149,7 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
   spawn_breaker(self);
   st.dispatcher = self->spawn<caf::monitored>(
     dispatcher, dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self),
-                                st.args.gate});
+                                st.args.gate, st.args.metrics});
   spawn_pool(self); // announces its workers to the dispatcher
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
@@ -191,13 +189,27 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
         if (--acc->left == 0)
           rp.deliver(acc->sum);
       };
+      // A component that is gone (or the pool down for a pause) counts what it
+      // handed over when its state went.
+      auto skip_with = [=](std::shared_ptr<runtime_counters> carried) {
+        return [=](caf::error& err) mutable {
+          if (err != caf::sec::request_timeout)
+            acc->sum += *carried;
+          skip(err);
+        };
+      };
       auto timeout = std::chrono::seconds{5};
-      self->request(s.limiter, timeout, caf::get_atom::value).then(add, skip);
-      self->request(s.breaker, timeout, caf::get_atom::value).then(add, skip);
+      self->request(s.limiter, timeout, caf::get_atom::value)
+        .then(add, skip_with(s.limiter_counters));
+      self->request(s.breaker, timeout, caf::get_atom::value)
+        .then(add, skip_with(s.breaker_counters));
       if (s.pool) // none while the pool is down for a pause
-        self->request(s.pool, timeout, caf::get_atom::value).then(add, skip);
-      else
+        self->request(s.pool, timeout, caf::get_atom::value)
+          .then(add, skip_with(s.pool_counters));
+      else {
+        acc->sum += *s.pool_counters;
         --acc->left;
+      }
       self->request(s.dispatcher, timeout, caf::get_atom::value).then(add, skip);
       return rp;
     },

@@ -39,6 +39,8 @@ struct supervisor_args {
   /// The runtime's admission gate (shared with `runtime::embed`); null: the
   /// dispatcher makes its own.
   std::shared_ptr<dispatch::admission_gate> gate;
+  /// Metrics recorded by the dispatcher; null: none.
+  std::shared_ptr<observability::runtime_metrics> metrics;
 };
 
 /// The supervisor's full interface: the public one plus its pool restart timer
@@ -64,6 +66,13 @@ struct supervisor_state {
   /// Identifies the pending pause, so a stale timer does nothing.
   uint64_t pause_epoch = 0;
   runtime_counters counters;
+  /// Each component's totals across its restarts (see counter_carry.hpp).
+  std::shared_ptr<runtime_counters> pool_counters
+    = std::make_shared<runtime_counters>();
+  std::shared_ptr<runtime_counters> limiter_counters
+    = std::make_shared<runtime_counters>();
+  std::shared_ptr<runtime_counters> breaker_counters
+    = std::make_shared<runtime_counters>();
 
   /// Stops every child with the supervisor.
   ~supervisor_state();

@@ -6,6 +6,7 @@ find_dependency(Threads)
 find_dependency(CURL)
 find_dependency(nlohmann_json 3)
 find_dependency(simdjson)
+find_dependency(prometheus-cpp)
 
 # Debian's libcaf-dev 0.17.6 ships no CAFConfig.cmake, FindCAF.cmake or .pc file.
 if(NOT TARGET embedrt_caf::core)

@@ -299,6 +299,11 @@ const std::vector<key_descriptor>& keys() {
             "CLI: lines between the oldest unwritten and the newest admitted line"),
     integer(EMBEDRT_KEY(job, reorder_max_mib), 1, 65536,
             "CLI: bytes of answers waiting to be written in input order, MiB"),
+    // [embedrt.log]
+    choice(EMBEDRT_KEY(log, level), {"off", "error", "warn", "info", "debug"},
+           "least severe level of the JSON-line event log"),
+    text(EMBEDRT_KEY(log, file), "a file path, or empty", nullptr,
+         "file the JSON-line event log is appended to; empty: stderr"),
   };
   return table;
 }

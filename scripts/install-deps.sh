@@ -12,6 +12,8 @@ packages=(
   libcpp-httplib-dev                 # the bundled mock upstream
   libbenchmark-dev                   # Google Benchmark for bench/
   libhiredis-dev                     # Redis client: budget shared across processes
+  prometheus-cpp-dev                 # metrics: registry, text exposition, pull exposer
+  prometheus                         # promtool: tests check the exposition text
   redis-server                       # the shared-budget tests start their own Redis
   clang-format                       # style check (.clang-format)
   nginx-light openssl                # TLS (HTTP/1.1 + HTTP/2) front for integration.tls_upstream;

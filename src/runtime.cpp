@@ -8,14 +8,19 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
 
 #include "actors/bulk_job.hpp"
+#include "actors/event_observer.hpp"
 #include "actors/supervisor.hpp"
 #include "config/config_loader.hpp"
 #include "config/endpoint.hpp"
 #include "src/dispatch/admission_gate.hpp"
 #include "src/host/deferred_executor.hpp"
 #include "src/http/curl_transport.hpp"
+#include "src/observability/json_log.hpp"
 
 namespace embedrt {
 
@@ -107,6 +112,10 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
     http::ensure_curl_initialized();
     opts.transport = http::make_curl_transport;
   }
+  bool host_registry = opts.metrics_registry != nullptr;
+  rt->metrics_ = std::make_shared<observability::runtime_metrics>(
+    std::move(opts.metrics_registry));
+  rt->metrics_->on_request_done = std::move(opts.on_request_done);
   supervisor_args args;
   args.config = cfg;
   args.shared_budget = make_shared_budget_args(
@@ -120,20 +129,36 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   args.transport.connect_timeout
     = std::chrono::milliseconds{cfg.endpoint.connect_timeout_ms};
   args.transport.counters = std::make_shared<http::transport_counters>();
+  args.transport.counters->on_response_bytes = [m = rt->metrics_](uint64_t n) {
+    m->response_received(n);
+  };
+  // Weak: the counters hold the metrics (above); no cycle.
+  rt->metrics_->open_connections = [w = std::weak_ptr<http::transport_counters>{
+                                      args.transport.counters}] {
+    auto c = w.lock();
+    return c ? static_cast<double>(c->connections_open.load(std::memory_order_relaxed))
+             : 0.0;
+  };
   args.make_transport = std::move(opts.transport);
+  // Observability: metrics (the host's registry or our own), the JSON-line log (its
+  // config line first, the key redacted), an observer for events and health.
+  auto level = observability::log_level::off;
+  observability::parse_log_level(cfg.log.level, level);
+  auto log = std::make_shared<observability::json_log>(level, cfg.log.file,
+                                                       args.transport.api_key);
+  log->config(cfg);
+  args.metrics = rt->metrics_;
   args.gate = rt->gate_;
   rt->internal_->supervisor = rt->system_->spawn(embedrt::supervisor, std::move(args));
   caf::scoped_actor self{*rt->system_};
-  if (opts.on_event) {
-    // The callback is a spawn argument: CAF 0.17.6 trips UBSan on argument-less
-    // actor functions.
-    rt->event_forwarder_ = rt->system_->spawn(
-      [](caf::event_based_actor*, std::function<void(const runtime_event&)> f)
-        -> caf::behavior { return {[f](const runtime_event& ev) { f(ev); }}; },
-      std::move(opts.on_event));
-    self->send(rt->internal_->supervisor, caf::subscribe_atom::value,
-               rt->event_forwarder_);
-  }
+  event_observer_args oa;
+  oa.metrics = rt->metrics_;
+  oa.log = std::move(log);
+  oa.forward = std::move(opts.on_event);
+  oa.supervisor = rt->internal_->supervisor;
+  if (host_registry)
+    oa.sync_period = std::chrono::seconds{1};
+  rt->event_forwarder_ = rt->system_->spawn(event_observer, std::move(oa));
   self
     ->request(rt->internal_->supervisor, std::chrono::seconds{10}, caf::get_atom::value,
               dispatcher_atom::value)
@@ -246,6 +271,40 @@ runtime_counters runtime::counters() {
   return collect_counters();
 }
 
+std::string runtime::metrics_text() {
+  metrics_->sync(counters(), std::chrono::steady_clock::now());
+  return metrics_->text();
+}
+
+namespace {
+
+/// A scrape through a prometheus::Exposer: brings the registry up to date first.
+class scrape_collectable final : public prometheus::Collectable {
+public:
+  scrape_collectable(runtime& rt, std::shared_ptr<observability::runtime_metrics> m)
+    : rt_(rt), metrics_(std::move(m)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    metrics_->sync(rt_.counters(), std::chrono::steady_clock::now());
+    return metrics_->registry()->Collect();
+  }
+
+private:
+  runtime& rt_;
+  std::shared_ptr<observability::runtime_metrics> metrics_;
+};
+
+} // namespace
+
+std::shared_ptr<prometheus::Collectable> runtime::metrics_collectable() {
+  return std::make_shared<scrape_collectable>(*this, metrics_);
+}
+
+health_report runtime::health() {
+  if (stopped_)
+    metrics_->set_stopping();
+  return metrics_->health(std::chrono::steady_clock::now());
+}
+
 runtime_counters runtime::collect_counters() {
   host_thread_scope scope;
   caf::scoped_actor self{*system_};
@@ -267,6 +326,7 @@ shutdown_report runtime::stop(std::chrono::milliseconds grace) {
   std::lock_guard<std::mutex> guard{stop_mutex_};
   if (stopped_.exchange(true) || !system_)
     return last_report_;
+  metrics_->set_stopping();
   // The handles stay valid (a late embed reaches a dead actor, whose dropped message
   // answers its caller); only the actors stop.
   host_thread_scope scope;

@@ -32,10 +32,21 @@
 #include <embedrt/embedder.hpp>
 #include <embedrt/embedding.hpp>
 #include <embedrt/errors.hpp>
+#include <embedrt/health.hpp>
 #include <embedrt/observability.hpp>
 #include <embedrt/outcome.hpp>
 #include <embedrt/runtime_config.hpp>
+#include <embedrt/trace.hpp>
 #include <embedrt/transport_fwd.hpp>
+
+namespace prometheus {
+class Registry;
+class Collectable;
+} // namespace prometheus
+
+namespace embedrt::observability {
+class runtime_metrics;
+} // namespace embedrt::observability
 
 namespace embedrt::dispatch {
 class admission_gate;
@@ -59,7 +70,18 @@ struct runtime_options {
   caf::settings system_settings;
   /// Called for every `runtime_event`, on a CAF thread; must not block.
   std::function<void(const runtime_event&)> on_event;
+  /// The host's registry: the runtime's metrics are added to it (and brought up to
+  /// date every second), so the host's own exporter serves them. Null: a registry of
+  /// the runtime's own (`metrics_text`).
+  std::shared_ptr<prometheus::Registry> metrics_registry;
+  /// Called once per answered request with its trace (lane, model, outcome, queue,
+  /// permit, breaker and wire times, attempts), on the dispatcher's thread: must not
+  /// block. See examples/trace_hook.cpp.
+  std::function<void(const request_trace&)> on_request_done;
 };
+
+using health_status = observability::health_status;
+using health_report = observability::health_report;
 
 class runtime {
 public:
@@ -113,6 +135,18 @@ public:
   /// `stop`: the counters as they were when the actors stopped.
   runtime_counters counters();
 
+  /// The metrics in the Prometheus text format (prometheus-cpp's serializer), counters
+  /// as `counters()` returns them at this moment. Blocks like `counters()`.
+  std::string metrics_text();
+
+  /// Collects like `metrics_text` (for a prometheus::Exposer); valid while the runtime
+  /// lives.
+  std::shared_ptr<prometheus::Collectable> metrics_collectable();
+
+  /// ready; degraded (a breaker open, a 429 pause, workers restarting) or unavailable
+  /// (supervision gave up or paused the pool, stopping), with reasons. Never blocks.
+  health_report health();
+
   /// Stops admitting, lets admitted requests finish within `grace`, answers the rest
   /// `shutting_down`, then stops every actor and joins the curl threads. Idempotent
   /// and thread-safe: any thread may call it (not only the one that started the
@@ -141,6 +175,7 @@ private:
   /// The one admission point (lane bounds), shared with the dispatcher and with
   /// completions, which leave it.
   std::shared_ptr<dispatch::admission_gate> gate_;
+  std::shared_ptr<observability::runtime_metrics> metrics_;
   /// Delivers answers decided inside `embed`/`submit` off the caller's stack.
   std::shared_ptr<host::deferred_executor> deferred_;
   friend class bulk_session;

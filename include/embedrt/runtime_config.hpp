@@ -291,6 +291,15 @@ struct shutdown_config {
   uint32_t grace_ms = 5000;
 };
 
+/// [embedrt.log] — structured event logs (JSON lines).
+struct log_config {
+  /// Least severe level written: "off", "error", "warn", "info" or "debug".
+  /// Default "off" (a host that wants logs turns them on).
+  std::string level = "off";
+  /// File the lines are appended to; empty: stderr. Default empty.
+  std::string file;
+};
+
 /// [embedrt.job] — the CLI's main job (`embedrt embed`).
 struct job_config {
   /// Most lines between the oldest unwritten line and the newest admitted one (the
@@ -315,6 +324,7 @@ struct runtime_config {
   supervision_config supervision;
   shutdown_config shutdown;
   job_config job;
+  log_config log;
 };
 
 /// One broken rule: `key: rule, got value`, e.g.

@@ -7,6 +7,7 @@
 #include "src/cli/embed_job.hpp"
 #include "src/cli/scenario_runner.hpp"
 #include "src/cli/signal_watch.hpp"
+#include "src/observability/metrics_endpoint.hpp"
 #include <embedrt/runtime.hpp>
 
 namespace embedrt::cli {
@@ -17,6 +18,7 @@ constexpr const char* usage_text = R"(usage:
   embedrt embed --input FILE|- --output FILE|- [--output-format jsonl|jsonl-base64|npy]
                 [--resume [--retry-failed]] [--quiet] [--no-progress]
                 [--config FILE] [--base-url URL] [--model NAME]
+                [--metrics-listen HOST:PORT] [--metrics-out FILE]
                 [--embedrt.<section>.<key>=VALUE ...]
   embedrt config dump [--config FILE] [--embedrt.<section>.<key>=VALUE ...]
   embedrt config keys
@@ -35,6 +37,8 @@ embed   reads JSONL lines {"id": ..., "text": "..."} (a file, a pipe, or - for s
         Exit 0: every line embedded; 1: some lines failed; 2: usage or config error,
         or the output is the input (nothing sent); 3: read/write error (file and OS
         error named); 130/143: interrupted by SIGINT/SIGTERM (partial output kept).
+        --metrics-listen serves /metrics (Prometheus text) and /healthz while the job
+        runs; --metrics-out writes the final metrics (Prometheus text) to FILE.
 config  dump: the effective configuration (no secrets); keys: every key as a table.
 scenario  run: plays scripted scenarios (scenarios/*.json) against the runtime and a
         mock upstream on 127.0.0.1 and checks their expectations; exit 0 when all
@@ -67,6 +71,8 @@ struct parsed_args {
   std::vector<std::string> forwarded; // for load_config (CAF-style options)
   std::vector<std::string> unknown;
   std::string format_name = "jsonl";
+  std::string metrics_listen;
+  std::string metrics_out;
   bool quiet = false;
 };
 
@@ -87,6 +93,10 @@ parsed_args parse(const std::vector<std::string>& args, size_t first) {
       p.forwarded.push_back("--embedrt.endpoint.model=" + v);
     else if (take_value(args, i, "--output-format", v))
       p.format_name = v;
+    else if (take_value(args, i, "--metrics-listen", v))
+      p.metrics_listen = v;
+    else if (take_value(args, i, "--metrics-out", v))
+      p.metrics_out = v;
     else if (a == "--resume")
       p.job.resume = true;
     else if (a == "--retry-failed")
@@ -154,9 +164,28 @@ int embed_command(const std::vector<std::string>& args, std::ostream& err) {
       err << "embedrt: config error: " << e.to_string() << "\n";
     return exit_usage;
   }
+  std::unique_ptr<observability::metrics_endpoint> endpoint;
+  if (!p.metrics_listen.empty()) {
+    try {
+      endpoint = std::make_unique<observability::metrics_endpoint>(*rt,
+                                                                   p.metrics_listen);
+    } catch (const std::exception& e) {
+      err << "embedrt: --metrics-listen: " << e.what() << "\n";
+      return exit_usage;
+    }
+    if (!p.quiet)
+      err << "embedrt: metrics on port " << endpoint->port() << "\n";
+  }
   embed_job_summary summary;
   auto rc = run_embed_job(*rt, p.job, summary, err, &signals);
+  endpoint.reset();
   rt->stop();
+  std::string metrics_error;
+  if (!p.metrics_out.empty()
+      && !observability::write_metrics_file(*rt, p.metrics_out, metrics_error)) {
+    err << "embedrt: --metrics-out: " << metrics_error << "\n";
+    rc = rc == 0 ? exit_io_error : rc;
+  }
   if (!p.quiet)
     err << format_summary(summary);
   return rc;

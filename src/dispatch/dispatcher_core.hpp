@@ -145,6 +145,16 @@ public:
   uint64_t response_bytes_in_flight() const noexcept {
     return pipeline_.bytes_in_flight();
   }
+  /// Texts waiting in lane `l`'s queues for a batch (entries of requests answered
+  /// meanwhile included until popped).
+  size_t queued_texts(lane l) const noexcept {
+    size_t n = 0;
+    for (size_t k = 0; k < former_.key_count(); ++k)
+      n += former_.key(static_cast<uint32_t>(k))
+             .lanes[static_cast<size_t>(l) & 1]
+             .size();
+    return n;
+  }
   /// Attempts holding a pipeline slot (permit, verdict or call outstanding).
   uint32_t active_attempts() const noexcept { return pipeline_.active(); }
   /// Entries in the timer heap (live and not yet compacted).

@@ -52,6 +52,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #if defined(__linux__)
 #  include <pthread.h>
 #endif
@@ -319,6 +322,21 @@ int on_prereq(void* user, char*, char*, int, int) noexcept {
   return CURL_PREREQFUNC_OK;
 }
 
+/// Sockets opened and closed by libcurl, counted (embedrt_open_connections).
+curl_socket_t on_open_socket(void* user, curlsocktype, curl_sockaddr* addr) noexcept {
+  auto fd = ::socket(addr->family, addr->socktype, addr->protocol);
+  if (fd != CURL_SOCKET_BAD)
+    static_cast<transport_counters*>(user)->connections_open.fetch_add(
+      1, std::memory_order_relaxed);
+  return fd;
+}
+
+int on_close_socket(void* user, curl_socket_t fd) noexcept {
+  static_cast<transport_counters*>(user)->connections_open.fetch_sub(
+    1, std::memory_order_relaxed);
+  return ::close(fd);
+}
+
 void parse_headers(const transfer& t, transfer_result& r) {
   if (auto x = policy::parse_retry_after(t.headers[hdr_retry_after_ms],
                                          t.headers[hdr_retry_after],
@@ -544,6 +562,10 @@ private:
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
     curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, counters_.get());
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, counters_.get());
     return true;
   }
 
@@ -660,6 +682,8 @@ private:
     free_.push_back(&t);
     outstanding_.fetch_sub(1, std::memory_order_release);
     counters_->transfers_completed.fetch_add(1, std::memory_order_relaxed);
+    if (counters_->on_response_bytes && !r.body.empty())
+      counters_->on_response_bytes(r.body.size());
     batch_.push_back(std::move(r));
   }
 

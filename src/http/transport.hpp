@@ -87,6 +87,11 @@ struct transport_counters {
   std::atomic<uint64_t> connections_opened{0};
   std::atomic<uint64_t> transfers_started{0};
   std::atomic<uint64_t> transfers_completed{0};
+  /// Sockets libcurl holds open now (connections, pooled ones included).
+  std::atomic<int64_t> connections_open{0};
+  /// Called with the size of every response body received (metrics); set before the
+  /// transports start, may be empty. Must be lock-free.
+  std::function<void(uint64_t)> on_response_bytes;
 };
 
 class transport {

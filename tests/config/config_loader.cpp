@@ -572,6 +572,8 @@ runtime_config everything_changed() {
   result.rate_limiter.shared_store = "redis://127.0.0.7:6380/2";
   result.rate_limiter.shared_name = "team-a/embeddings";
   result.rate_limiter.shared_password_env = "EMBEDRT_ALT_REDIS_PASSWORD";
+  result.log.level = "debug";
+  result.log.file = "/var/log/embedrt events.jsonl";
   return result;
 }
 
