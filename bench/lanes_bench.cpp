@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "src/mock/mock_server.hpp"
 #include "src/runtime.hpp"
+#include "tools/mock/mock_server.hpp"
 
 using namespace embedrt;
 using clock_type = std::chrono::steady_clock;

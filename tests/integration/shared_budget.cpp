@@ -15,9 +15,9 @@
 #include <thread>
 #include <unistd.h>
 
-#include "src/mock/mock_server.hpp"
 #include "src/runtime.hpp"
 #include "tests/support/redis_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // A budget shared through a real Redis (started here on a free loopback port, without
 // persistence, and stopped here) by several processes: the embedrt CLI as separate

@@ -1,4 +1,4 @@
-#define CAF_SUITE mock.mock_faults
+#define CAF_SUITE tools.mock.mock_faults
 #include <caf/test/unit_test.hpp>
 
 #include <algorithm>
@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/mock/mock_server.hpp"
 #include "src/openai/embeddings_codec.hpp"
-#include "tests/mock/mock_test_client.hpp"
+#include "tests/tools/mock/mock_test_client.hpp"
+#include "tools/mock/mock_server.hpp"
 
 using namespace embedrt::mock;
 using json = nlohmann::json;

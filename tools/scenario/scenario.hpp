@@ -2,7 +2,10 @@
 // puts on the runtime and what must hold; the runner plays it against the real runtime
 // over the real HTTP path (libcurl -> embedrt-mock on 127.0.0.1) and says what held.
 //
-//   embedrt scenario run scenarios/outage_then_recovery.json
+//   embedrt-scenario run scenarios/outage_then_recovery.json
+//
+// A test tool, not part of the product: the shipped `embedrt` CLI links none of it
+// (ctest cli.links_no_test_tooling).
 //
 // ## File format (JSON with // and /* */ comments; see scenarios/*.json)
 //
@@ -16,8 +19,8 @@
 //   so the schema's validation applies and a bad override fails loudly. The runner sets
 //   endpoint.base_url and endpoint.api_key_env itself (they cannot be overridden).
 // - "upstream": the mock: "dimension", "threads", "model", "max_connections", "seed"
-//   (mock_options) and "script": the phase script (src/mock/mock_script.hpp), set when
-//   the load starts so phase times count from there.
+//   (mock_options) and "script": the phase script (tools/mock/mock_script.hpp), set
+//   when the load starts so phase times count from there.
 // - "load": {"groups": [group...], "crash_workers": {...}, "shutdown": {...},
 //   "hard_timeout_ms", "answer_slack_ms"}; a group is one kind of caller:
 //     {"name", "callers" (closed loop: each caller sends "requests_per_caller" requests
@@ -31,7 +34,9 @@
 //   "round_robin"} (enables supervision.test_hooks). "shutdown": {"after_ms",
 //   "grace_ms"}: stop(grace) under load; nothing is issued after it.
 //   "stop_timeout_ms": see `load_spec`.
-// - "expect": a list of expectations, one object each (see `expectation_type`).
+// - "expect": a list of expectations, one object each, named by its first key: one of
+//   the kinds in the registry (tools/scenario/expectations.cpp; `embedrt-scenario
+//   kinds` prints them with their syntax). Unknown kinds are errors listing the known.
 //
 // ## Times
 // Scenario time counts from the start of the load (the script is set at that moment),
@@ -54,9 +59,9 @@
 #include "messages/errors.hpp"
 #include "messages/lifecycle.hpp"
 #include "messages/observability.hpp"
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
-namespace embedrt::cli::scenario {
+namespace embedrt::scenario {
 
 // -- the file ---------------------------------------------------------------------
 
@@ -83,61 +88,13 @@ struct anchor {
   std::string describe() const;
 };
 
-enum class expectation_type : uint8_t {
-  /// {"answered_exactly_once": true}: every request issued got exactly one answer,
-  /// no later than its deadline + the answer slack. Always checked, even if unlisted.
-  answered_exactly_once,
-  /// {"outcome": "ok" | embed_errc name | "hung" | "any", "min", "max", "group"?}:
-  /// answers by outcome.
-  outcome,
-  /// {"allowed_outcomes": [...], "group"?}: no other outcome occurred.
-  allowed_outcomes,
-  /// {"breaker_transitions": ["closed->open", ...], "exact"?: false}: the breaker's
-  /// transitions contain these in order (a subsequence), or are exactly these.
-  breaker_transitions,
-  /// {"max_attempts_per_text": N} or {"attempts_per_text": {"min"?, "max"?,
-  /// "match"?}}: upstream requests per distinct text (texts matching the `*` pattern
-  /// `match`; all when empty), counted by the mock.
-  attempts_per_text,
-  /// {"upstream_requests_between": {"from": anchor, "to": anchor, "min"?, "max"?}}:
-  /// upstream requests arriving in [from, to).
-  upstream_requests_between,
-  /// {"upstream_silence": {"after": anchor, "within_ms"?: 500, "min_ms": N}}: the
-  /// longest stretch without any upstream request that starts within `within_ms`
-  /// after the anchor lasts at least `min_ms`.
-  upstream_silence,
-  /// {"time_between": {"from": anchor, "to": anchor, "min_ms"?, "max_ms"?}}.
-  time_between,
-  /// {"latency_ms": {"outcome"?: "ok", "group"?, "percentile"?: 99, "max": N}}, also
-  /// written {"latency_p50_ms": {...}}, {"latency_p99_ms": ...}, {"latency_max_ms":
-  /// ...}: request latency (issue to answer) at that percentile.
-  latency,
-  /// {"latency_order": {"faster": group, "slower": group, "percentile"?: 50,
-  /// "outcome"?: "ok"}}: the first group's latency percentile is below the second's.
-  latency_order,
-  /// {"counter": name, "min"?, "max"?}: a runtime counter at the end of the load.
-  counter,
-  /// {"event": kind, "detail"?, "min"?, "max"?}: how many runtime events of a kind.
-  event_count,
-  /// {"upstream_requests": {"status"?, "phase"?, "inputs"?, "min"?, "max"?}}:
-  /// requests the mock received (with that status; in that phase; carrying that many
-  /// inputs).
-  upstream_requests,
-  /// {"mock_connections": {"min"?, "max"?}}: TCP connections the mock accepted.
-  mock_connections,
-  /// {"wall_time_ms": {"max": N}}: from the start of the load to its last answer.
-  wall_time,
-  /// {"stop_ms": {"max": N}}: how long runtime::stop took (needs load.shutdown).
-  stop_time,
-  /// {"breaker_trials_per_open_period": {"max": K, "periods"?: "all" | "reopened"}}:
-  /// upstream requests from each open->half_open transition to the next one (or to
-  /// half_open->closed): the trial calls of that half-open period plus anything sent
-  /// while open again. "reopened" checks only the periods whose trials failed.
-  breaker_trials_per_open_period,
-};
+/// A kind of expectation: its name, parser, check and the figures it reports. The
+/// kinds are one table, `expectation_kinds()` (tools/scenario/expectations.hpp).
+struct expectation_kind;
 
 struct expectation {
-  expectation_type type = expectation_type::answered_exactly_once;
+  /// Its entry in the registry; never null after a successful parse.
+  const expectation_kind* kind = nullptr;
   /// The key as written, e.g. "latency_p99_ms"; printed before the verdict.
   std::string label;
   /// Group filter (empty: all groups).
@@ -329,10 +286,11 @@ struct run_options {
 bool run(const scenario& sc, const run_options& opts, observation& out, bool& abandoned,
          std::string& error);
 
-/// `embedrt scenario ...`: "run FILE... [--time-scale=X]" and "list [DIR]". Exit code
-/// 0: every scenario held; 1: some failed; 2: usage error or unreadable/invalid file.
+/// `embedrt-scenario ...`: "run FILE... [--time-scale=X]", "list [DIR]" and "kinds".
+/// Exit code 0: every scenario held; 1: some failed; 2: usage error or
+/// unreadable/invalid file. `args` excludes the program name.
 /// Sets `abandoned` as `run` does.
 int command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
             bool& abandoned);
 
-} // namespace embedrt::cli::scenario
+} // namespace embedrt::scenario

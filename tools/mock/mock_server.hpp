@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "src/mock/mock_embeddings.hpp"
-#include "src/mock/mock_script.hpp"
+#include "tools/mock/mock_embeddings.hpp"
+#include "tools/mock/mock_script.hpp"
 
 namespace embedrt::mock {
 

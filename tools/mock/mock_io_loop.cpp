@@ -1,4 +1,4 @@
-#include "src/mock/mock_io_loop.hpp"
+#include "tools/mock/mock_io_loop.hpp"
 
 #include <cerrno>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -23,8 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/mock/mock_io_loop.hpp"
-#include "src/mock/mock_random.hpp"
+#include "tools/mock/mock_io_loop.hpp"
+#include "tools/mock/mock_random.hpp"
 
 namespace embedrt::mock {
 

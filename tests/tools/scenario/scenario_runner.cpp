@@ -1,4 +1,4 @@
-#define CAF_SUITE cli.scenario_runner
+#define CAF_SUITE tools.scenario.scenario_runner
 #include <caf/test/unit_test.hpp>
 
 #include <dirent.h>
@@ -9,10 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "src/cli/scenario_runner.hpp"
+#include "tools/scenario/expectations.hpp"
+#include "tools/scenario/scenario.hpp"
 
-using namespace embedrt;
-using namespace embedrt::cli::scenario;
+// Not `using namespace embedrt`: embedrt::scenario::scenario would be ambiguous.
+using namespace embedrt::scenario;
+using embedrt::embed_errc;
+using embedrt::event_kind;
+namespace mock = embedrt::mock;
 
 namespace {
 
@@ -102,10 +106,10 @@ CAF_TEST(a valid scenario parses with its summary config script load and expecta
   CAF_REQUIRE_EQUAL(sc.load.groups.size(), 1u);
   CAF_CHECK_EQUAL(sc.load.groups[0].planned(), 6u);
   CAF_REQUIRE_EQUAL(sc.expect.size(), 6u);
-  CAF_CHECK(sc.expect[1].type == expectation_type::outcome);
+  CAF_CHECK(sc.expect[1].kind == find_expectation_kind("outcome"));
   CAF_CHECK_EQUAL(*sc.expect[1].max, 6);
   CAF_CHECK(sc.expect[2].exact);
-  CAF_CHECK(sc.expect[3].type == expectation_type::attempts_per_text);
+  CAF_CHECK(sc.expect[3].kind == find_expectation_kind("max_attempts_per_text"));
   CAF_CHECK(sc.expect[4].from.what == anchor::kind::phase);
   CAF_CHECK_EQUAL(sc.expect[4].to.offset_ms, 50);
   CAF_CHECK_EQUAL(sc.expect[5].percentile, 99.0);
@@ -408,20 +412,19 @@ CAF_TEST(the command exits 1 when an expectation fails and 2 for a bad file) {
   bool abandoned = false;
   // Every request gets some answer, so "no answer at all" cannot hold.
   auto failing = write_temp("failing", doc(R"([ { "outcome": "any", "max": 0 } ])"));
-  auto rc = command({"scenario", "run", failing}, out, err, abandoned);
+  auto rc = command({"run", failing}, out, err, abandoned);
   CAF_CHECK_EQUAL(rc, 1);
   CAF_CHECK(contains(out.str(), "FAIL  outcome any: expected <= 0; seen 6 of 6"));
   CAF_CHECK(contains(out.str(), "verdict embedrt-scenario-test-failing: FAIL (1 of 3"));
   out.str("");
   auto passing = write_temp("passing", doc(R"([ { "outcome": "any", "min": 6 } ])"));
-  CAF_CHECK_EQUAL(command({"scenario", "run", passing}, out, err, abandoned), 0);
+  CAF_CHECK_EQUAL(command({"run", passing}, out, err, abandoned), 0);
   CAF_CHECK(contains(out.str(), "PASS  outcome any: expected >= 6; seen 6 of 6"));
   CAF_CHECK(contains(out.str(), "verdict embedrt-scenario-test-passing: PASS"));
   auto invalid = write_temp("invalid", "{}");
-  CAF_CHECK_EQUAL(command({"scenario", "run", invalid}, out, err, abandoned), 2);
+  CAF_CHECK_EQUAL(command({"run", invalid}, out, err, abandoned), 2);
   CAF_CHECK(contains(err.str(), "must start with a comment"));
-  CAF_CHECK_EQUAL(
-    command({"scenario", "run", "/nonexistent/x.json"}, out, err, abandoned), 2);
+  CAF_CHECK_EQUAL(command({"run", "/nonexistent/x.json"}, out, err, abandoned), 2);
   CAF_CHECK(contains(err.str(), "cannot read the file"));
   CAF_CHECK(!abandoned);
   std::remove(failing.c_str());

@@ -1,4 +1,4 @@
-#include "src/mock/http_wire.hpp"
+#include "tools/mock/http_wire.hpp"
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#define CAF_SUITE mock.mock_embeddings
+#define CAF_SUITE tools.mock.mock_embeddings
 #include <caf/test/unit_test.hpp>
 
 #include <algorithm>
@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/mock/mock_embeddings.hpp"
 #include "src/openai/embeddings_codec.hpp"
+#include "tools/mock/mock_embeddings.hpp"
 
 using namespace embedrt::mock;
 using json = nlohmann::json;

@@ -15,14 +15,14 @@
 
 #include <pthread.h>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 namespace {
 
 constexpr const char* usage_text = R"(usage: embedrt-mock [options]
 
 An OpenAI-compatible /v1/embeddings upstream with deterministic vectors and
-scripted faults (format: src/mock/mock_script.hpp).
+scripted faults (format: tools/mock/mock_script.hpp).
 
 options:
   --port N            port on 127.0.0.1 (default 0: a free port)

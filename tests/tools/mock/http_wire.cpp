@@ -1,7 +1,7 @@
-#define CAF_SUITE mock.http_wire
+#define CAF_SUITE tools.mock.http_wire
 #include <caf/test/unit_test.hpp>
 
-#include "src/mock/http_wire.hpp"
+#include "tools/mock/http_wire.hpp"
 
 using namespace embedrt::mock;
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "src/mock/mock_script.hpp"
+#include "tools/mock/mock_script.hpp"
 
 namespace embedrt::mock {
 

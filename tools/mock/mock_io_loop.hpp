@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "src/mock/http_wire.hpp"
+#include "tools/mock/http_wire.hpp"
 
 namespace embedrt::mock {
 

@@ -1,4 +1,4 @@
-#define CAF_SUITE mock.mock_main
+#define CAF_SUITE tools.mock.mock_main
 #include <caf/test/unit_test.hpp>
 
 #include <cstdio>
@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/mock/mock_test_client.hpp"
+#include "tests/tools/mock/mock_test_client.hpp"
 
 // Drives build/embedrt-mock the way ./scripts/run.sh and the scenario runner do: parse
 // the one stdout line, talk to it, read the report it writes on exit.

@@ -1,7 +1,7 @@
-#define CAF_SUITE mock.mock_script
+#define CAF_SUITE tools.mock.mock_script
 #include <caf/test/unit_test.hpp>
 
-#include "src/mock/mock_script.hpp"
+#include "tools/mock/mock_script.hpp"
 
 using namespace embedrt::mock;
 

@@ -1,4 +1,4 @@
-#include "src/mock/mock_script.hpp"
+#include "tools/mock/mock_script.hpp"
 
 #include <array>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/mock/mock_random.hpp"
+#include "tools/mock/mock_random.hpp"
 
 namespace embedrt::mock {
 

@@ -1,4 +1,4 @@
-#include "src/mock/mock_embeddings.hpp"
+#include "tools/mock/mock_embeddings.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/mock/mock_random.hpp"
 #include "src/openai/embeddings_codec.hpp"
+#include "tools/mock/mock_random.hpp"
 
 namespace embedrt::mock {
 
