@@ -124,7 +124,9 @@ std::optional<int64_t> scaled_max(const expectation& e, double scale) {
     return std::nullopt;
   if (!e.scaled)
     return e.max;
-  return static_cast<int64_t>(std::ceil(static_cast<double>(*e.max) * scale));
+  auto x = std::ceil(static_cast<double>(*e.max) * scale);
+  // A bound from the file may be as large as INT64_MAX: saturate, never overflow.
+  return x >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(x);
 }
 
 std::string scale_note(const expectation& e, double scale) {

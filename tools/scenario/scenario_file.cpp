@@ -324,6 +324,13 @@ bool parse_load(const json& j, scenario& out, std::string& error) {
 bool parse_anchor(const json& j, const std::string& path, anchor& a, const scenario& sc,
                   std::string& error) {
   if (j.is_number_integer()) {
+    // Bounded like {"ms": N}: scenario time is added to µs clocks.
+    if (j.is_number_unsigned() ? j.get<uint64_t>() > uint64_t{max_ms}
+                               : j.get<int64_t>() < 0 || j.get<int64_t>() > max_ms) {
+      error = path + ": must be an integer in [0, " + std::to_string(max_ms)
+              + "] (ms) or an anchor object, got " + show(j);
+      return false;
+    }
     a.what = anchor::kind::at;
     a.ms = j.get<int64_t>();
     return true;

@@ -85,6 +85,26 @@ CAF_TEST(an unknown kind fails with the list of every known kind) {
   CAF_CHECK(contains(error, known_kind_names()));
 }
 
+CAF_TEST(a duration bound as large as a file may write saturates when scaled) {
+  scenario sc;
+  std::string error;
+  CAF_REQUIRE(parse_scenario(
+    doc_with(R"({ "wall_time_ms": { "max": 9223372036854775807 } })"), "t", sc, error));
+  observation obs;
+  obs.load_end_us = 1'000'000;
+  for (double scale : {1.0, 100.0}) {
+    auto vs = check(sc, obs, scale);
+    bool seen = false;
+    for (auto& v : vs)
+      if (v.label == "wall_time_ms") {
+        seen = true;
+        CAF_CHECK(v.pass);
+        CAF_CHECK(contains(v.expected, "<= 9223372036854775807 ms"));
+      }
+    CAF_CHECK(seen);
+  }
+}
+
 CAF_TEST(two kinds in one object are refused) {
   scenario sc;
   std::string error;

@@ -146,6 +146,11 @@ CAF_TEST(malformed files are rejected with a message naming the problem) {
     {doc(R"([ { "time_between": { "from": { "event": "breaker_flipped" }, "to": 1,
                                   "max_ms": 5 } } ])"),
      "unknown event kind \"breaker_flipped\""},
+    {doc(R"([ { "upstream_requests_between": { "from": -5, "to": 100, "max": 0 } } ])"),
+     "upstream_requests_between.from: must be an integer in [0, 3600000]"},
+    {doc(
+       R"([ { "time_between": { "from": 0, "to": 9223372036854775807, "max_ms": 5 } } ])"),
+     "time_between.to: must be an integer in [0, 3600000]"},
     {doc(R"([ { "outcome": "ok", "min": 1, "group": "admins" } ])"),
      "no load group named \"admins\""},
     {doc(R"([ { "stop_ms": { "max": 5 } } ])"), "stop_ms: needs load.shutdown"},
