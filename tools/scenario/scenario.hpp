@@ -34,9 +34,10 @@
 //   "round_robin"} (enables supervision.test_hooks). "shutdown": {"after_ms",
 //   "grace_ms"}: stop(grace) under load; nothing is issued after it.
 //   "stop_timeout_ms": see `load_spec`.
-// - "expect": a list of expectations, one object each, named by its first key: one of
-//   the kinds in the registry (tools/scenario/expectations.cpp; `embedrt-scenario
-//   kinds` prints them with their syntax). Unknown kinds are errors listing the known.
+// - "expect": a list of expectations, one object each, named by the one key that is a
+//   kind of the registry (tools/scenario/expectations.cpp; `embedrt-scenario kinds`
+//   prints them with an example each). An object naming no kind is an error that
+//   lists the known kinds; one naming two is an error too.
 //
 // ## Times
 // Scenario time counts from the start of the load (the script is set at that moment),
