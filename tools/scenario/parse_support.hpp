@@ -84,11 +84,24 @@ public:
     if (!whole)
       return fail(key, "must be an integer in [" + std::to_string(lo) + ", "
                          + std::to_string(hi) + "], got " + show(*v));
-    auto x = v->is_number_float() ? static_cast<int64_t>(v->get<double>())
-                                  : v->get<int64_t>();
-    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi))
-      x = hi + 1;
-    if (x < lo || x > hi)
+    // Range-checked before any conversion: a float beyond int64 (-3.6e81) or an
+    // unsigned beyond INT64_MAX must be refused, not converted (UB; found by the
+    // scenario_file fuzz target).
+    int64_t x = 0;
+    bool in_range = false;
+    if (v->is_number_float()) {
+      auto d = v->get<double>();
+      in_range = d > -9.2e18 && d < 9.2e18;
+      x = in_range ? static_cast<int64_t>(d) : 0;
+    } else if (v->is_number_unsigned()) {
+      auto u = v->get<uint64_t>();
+      in_range = u <= static_cast<uint64_t>(INT64_MAX);
+      x = in_range ? static_cast<int64_t>(u) : 0;
+    } else {
+      x = v->get<int64_t>();
+      in_range = true;
+    }
+    if (!in_range || x < lo || x > hi)
       return fail(key, "must be an integer in [" + std::to_string(lo) + ", "
                          + std::to_string(hi) + "], got " + show(*v));
     out = static_cast<T>(x);
