@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 #include <embedrt/runtime.hpp>
 
 using namespace embedrt;

@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "src/dispatch/dispatcher_core.hpp"
-#include "src/mock/mock_embeddings.hpp"
 #include "src/openai/embeddings_codec.hpp"
 #include "src/policy/breaker_policy.hpp"
 #include "src/policy/lease_policy.hpp"
 #include "src/policy/rate_limit_policy.hpp"
 #include "src/shared/budget_script.hpp"
 #include "src/shared/redis_client.hpp"
+#include "tools/mock/mock_embeddings.hpp"
 
 using namespace embedrt;
 using namespace std::chrono_literals;

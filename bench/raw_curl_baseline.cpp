@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "bench/bench_common.hpp"
-#include "src/mock/mock_embeddings.hpp"
 #include "src/openai/embeddings_codec.hpp"
+#include "tools/mock/mock_embeddings.hpp"
 
 using namespace embedrt;
 using namespace embedrt::bench;

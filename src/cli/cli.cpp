@@ -5,7 +5,6 @@
 
 #include "config/config_loader.hpp"
 #include "src/cli/embed_job.hpp"
-#include "src/cli/scenario_runner.hpp"
 #include "src/cli/signal_watch.hpp"
 #include "src/observability/metrics_endpoint.hpp"
 #include <embedrt/runtime.hpp>
@@ -22,8 +21,6 @@ constexpr const char* usage_text = R"(usage:
                 [--embedrt.<section>.<key>=VALUE ...]
   embedrt config dump [--config FILE] [--embedrt.<section>.<key>=VALUE ...]
   embedrt config keys
-  embedrt scenario run FILE... [--time-scale=X]
-  embedrt scenario list [DIR]
   embedrt --help
 
 embed   reads JSONL lines {"id": ..., "text": "..."} (a file, a pipe, or - for stdin;
@@ -40,9 +37,6 @@ embed   reads JSONL lines {"id": ..., "text": "..."} (a file, a pipe, or - for s
         --metrics-listen serves /metrics (Prometheus text) and /healthz while the job
         runs; --metrics-out writes the final metrics (Prometheus text) to FILE.
 config  dump: the effective configuration (no secrets); keys: every key as a table.
-scenario  run: plays scripted scenarios (scenarios/*.json) against the runtime and a
-        mock upstream on 127.0.0.1 and checks their expectations; exit 0 when all
-        held, 1 when some did not, 2 for an unreadable or invalid file.
 
 Every key of config/caf-application.conf is also an option, e.g.
   --embedrt.http_pool.max_connections=64 --embedrt.batching.enabled=false
@@ -225,17 +219,6 @@ int main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     return embed_command(args, err);
   if (cmd == "config")
     return config_command(args, out, err);
-  if (cmd == "scenario") {
-    bool abandoned = false;
-    auto rc = scenario::command(args, out, err, abandoned);
-    if (abandoned) {
-      // A runtime that could not be stopped still runs: leave without destructors.
-      out.flush();
-      err.flush();
-      std::_Exit(rc == 0 ? 1 : rc);
-    }
-    return rc;
-  }
   err << "embedrt: unknown command: " << cmd << "\n" << usage_text;
   return 2;
 }

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/cli.hpp"
-#include "src/mock/mock_server.hpp"
 #include "src/openai/embeddings_codec.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // The CLI contract: one output line per input line, in order; bad lines get an error
 // line and the run goes on; exit 0 / 1 / 2.

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // The main job as a user runs it: build/embedrt as a child process against the mock
 // on 127.0.0.1 (in this process). Pipes, stdin, the same file, a full disk, kill -9

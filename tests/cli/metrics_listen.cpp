@@ -18,8 +18,8 @@
 
 #include <curl/curl.h>
 
-#include "src/mock/mock_server.hpp"
 #include "tests/support/promtool.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // `embedrt embed --metrics-listen --metrics-out` as a child process against the mock:
 // scrapes /metrics while the job runs (the in-flight gauge moves), /healthz answers,

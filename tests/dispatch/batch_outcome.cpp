@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "src/mock/mock_random.hpp"
 #include "tests/support/core_world.hpp"
+#include "tools/mock/mock_random.hpp"
 
 using namespace embedrt;
 using namespace embedrt::test;

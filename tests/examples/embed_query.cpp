@@ -6,7 +6,7 @@
 #include <sstream>
 #include <sys/wait.h>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // The README's example must compile (the build does that), run, and stay identical to
 // the code shown in the README (so the README cannot rot).

@@ -12,8 +12,8 @@
 // - `incomplete` never happens with more bytes than the limit buffered.
 #include <string>
 
-#include "src/mock/http_wire.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
+#include "tools/mock/http_wire.hpp"
 
 using namespace embedrt::mock;
 

@@ -9,7 +9,7 @@
 
 #include <caf/scoped_actor.hpp>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // One admission point for every path: runtime::embed and a CAF host's embed_request
 // take places of the same lane bound; beyond it, `overloaded` at once, and the

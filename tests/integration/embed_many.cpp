@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "src/mock/mock_embeddings.hpp"
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_embeddings.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // embed_many answers each text on its own: a bad text costs only itself, whatever
 // request it travelled in, and every text has an answer, also across stop().

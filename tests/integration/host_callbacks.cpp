@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // A callback never runs inside the call that started it (asio's rule), so hosts may
 // resubmit from it: the closed loop of an event-driven host.

@@ -11,9 +11,9 @@
 #include <thread>
 #include <unistd.h>
 
-#include "src/mock/mock_server.hpp"
 #include "tests/support/promtool.hpp"
 #include "tests/support/scoped_env.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // Metrics, health, logs and the trace hook on the real path: host API -> actors ->
 // libcurl -> embedrt-mock on 127.0.0.1:0. Every wait is bounded.

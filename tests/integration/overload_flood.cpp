@@ -8,7 +8,7 @@
 #include <future>
 #include <memory>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // Backpressure under real threads: a flood far beyond the admission bound meets a slow
 // upstream. Everything beyond the bound is shed `overloaded` at once, the rest is

@@ -10,7 +10,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // The real path: host API -> actors -> libcurl -> embedrt-mock on 127.0.0.1:0.
 

@@ -15,8 +15,8 @@
 #include <thread>
 #include <unistd.h>
 
-#include "src/mock/mock_server.hpp"
 #include "tests/support/redis_server.hpp"
+#include "tools/mock/mock_server.hpp"
 #include <embedrt/runtime.hpp>
 
 // A budget shared through a real Redis (started here on a free loopback port, without

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // Supervision's last resort, through the public API: a crash storm (a worker crashed
 // every 100 ms under a closed-loop load of 64 callers), then calm. The runtime must

@@ -7,7 +7,7 @@
 #include <memory>
 #include <thread>
 
-#include "src/mock/mock_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // Supervision under real threads and a real upstream: workers crash on a timer during
 // a long run. Every request must get exactly one answer.

@@ -24,8 +24,8 @@
 #include <thread>
 #include <vector>
 
-#include "src/mock/mock_server.hpp"
 #include "tests/support/loopback_server.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // HTTPS, tested: Debian's nginx terminates TLS (HTTP/1.1 and HTTP/2 by ALPN) on
 // 127.0.0.1 in front of the mock, with a CA and a server certificate the test makes

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "src/http/curl_transport.hpp"
-#include "src/mock/mock_server.hpp"
 #include "tests/support/loopback_server.hpp"
 #include "tests/support/scoped_env.hpp"
+#include "tools/mock/mock_server.hpp"
 
 // Issue 10: an upstream is untrusted input. The real path (host API -> actors ->
 // libcurl) against the mock or a loopback listener on 127.0.0.1; every wait bounded.

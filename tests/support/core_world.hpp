@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "src/dispatch/dispatcher_core.hpp"
-#include "src/mock/mock_embeddings.hpp"
 #include "src/openai/embeddings_codec.hpp"
+#include "tools/mock/mock_embeddings.hpp"
 
 namespace embedrt::test {
 
