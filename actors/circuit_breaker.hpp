@@ -4,11 +4,16 @@
 // next check (no timer), like resilience4j's default. Every transition is counted and
 // published as a `runtime_event` ("closed->open").
 //
+// Fast path: a subscriber (`subscribe_atom`, the dispatcher) gets every transition
+// pushed (`breaker_state_changed`), so while a model's breaker is closed its calls
+// need no check; outcomes then come in `outcome_report` batches (failures at once).
+//
 // Assumes one runtime per upstream; does not share state across processes.
 #pragma once
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "config/runtime_config.hpp"
 #include "messages/interfaces.hpp"
@@ -26,6 +31,8 @@ struct circuit_breaker_state {
   uint64_t generation_base = 0;
   event_sink_actor events;
   runtime_counters counters;
+  /// Told of every transition.
+  std::vector<breaker_listener_actor> subscribers;
 };
 
 circuit_breaker_actor::behavior_type

@@ -157,7 +157,7 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
   spawn_breaker(self);
   st.dispatcher = self->spawn<caf::monitored>(
     dispatcher,
-    dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self)});
+    dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self), {}});
   spawn_pool(self); // announces its workers to the dispatcher
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {
