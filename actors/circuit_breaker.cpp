@@ -27,7 +27,8 @@ void publish(self_ptr self, const std::string& model,
     auto generation = st.generation_base
                       + (i != st.breakers.end() ? i->second.generation() : 0);
     for (auto& s : st.subscribers)
-      self->send(s, breaker_state_changed{model, t.to, generation});
+      if (auto listener = caf::actor_cast<breaker_listener_actor>(s))
+        self->send(listener, breaker_state_changed{model, t.to, generation});
   }
   auto& c = self->state.counters;
   switch (t.to) {
@@ -85,7 +86,7 @@ circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> s
         record(self, outcome, now);
     },
     [=](caf::subscribe_atom) {
-      auto s = caf::actor_cast<breaker_listener_actor>(self->current_sender());
+      auto s = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto& subs = self->state.subscribers;
       if (s && std::find(subs.begin(), subs.end(), s) == subs.end()) {
         if (subs.size() >= max_subscribers) // earlier dispatchers, long gone

@@ -31,8 +31,9 @@ struct circuit_breaker_state {
   uint64_t generation_base = 0;
   event_sink_actor events;
   runtime_counters counters;
-  /// Told of every transition.
-  std::vector<breaker_listener_actor> subscribers;
+  /// Told of every transition (weak: the dispatcher holds the breaker, not the other
+  /// way round).
+  std::vector<caf::actor_addr> subscribers;
 };
 
 circuit_breaker_actor::behavior_type

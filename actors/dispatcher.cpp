@@ -7,8 +7,10 @@ namespace {
 using self_ptr = dispatcher_impl::stateful_pointer<dispatcher_state>;
 using time_point = caf::actor_clock::time_point;
 
-/// How long a breaker outcome or permit feedback may wait for a message to ride on.
-constexpr auto report_delay = std::chrono::milliseconds{1};
+/// How long a breaker outcome or permit feedback may wait for a message to ride on
+/// (or for `fast_path_settings::report_batch` others). What must act at once (a
+/// failure, a slow call, a trial, a 429) does not wait.
+constexpr auto report_delay = std::chrono::milliseconds{4};
 
 time_point now(self_ptr self) {
   return self->clock().now();

@@ -13,7 +13,7 @@
 // and its model's breaker is known closed (pushed by the breaker), the permit and the
 // verdict are answered here: queued and fed to the core right after the core call
 // that asked returns (never re-entering it). Breaker outcomes and permit feedback ride
-// on the next slow-path check / permit request, or go out in batches within ~1 ms;
+// on the next slow-path check / permit request, or go out in batches within ~4 ms;
 // a failed, slow or trial call's outcome and a 429's pause go at once, and a 429 drops
 // the lease at once.
 //

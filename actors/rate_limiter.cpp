@@ -59,8 +59,8 @@ void revoke_loans(self_ptr self) {
     if (loan.revoked)
       continue;
     loan.revoked = true;
-    if (st.holder)
-      self->send(st.holder, lease_revoked{id});
+    if (auto holder = caf::actor_cast<lease_holder_actor>(st.holder))
+      self->send(holder, lease_revoked{id});
   }
 }
 
@@ -283,7 +283,7 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
                                              req.tokens};
         auto loan = s.policy->lend(want, req.tokens / req.requests, now);
         if (loan.requests > 0) {
-          s.holder = caf::actor_cast<lease_holder_actor>(self->current_sender());
+          s.holder = caf::actor_cast<caf::actor_addr>(self->current_sender());
           result.id = s.next_loan++;
           result.requests = loan.requests;
           result.tokens = loan.tokens;

@@ -63,7 +63,8 @@ struct rate_limiter_state {
   };
   std::map<uint64_t, loan_state> loans;
   uint64_t next_loan = 1;
-  lease_holder_actor holder;
+  /// The holder (weak: the dispatcher holds the limiter, not the other way round).
+  caf::actor_addr holder;
 };
 
 /// How long a lease of the fast path lasts.

@@ -73,7 +73,8 @@ typename Inspector::result_type inspect(Inspector& f, breaker_check& x) {
   return f(caf::meta::type_name("breaker_check"), x.ticket, x.model, x.outcomes);
 }
 
-/// Outcomes that found no check to ride on (sent at most ~1 ms late).
+/// Outcomes that found no check to ride on (sent in batches at most ~4 ms late; a
+/// failure, slow call or trial at once).
 struct outcome_report {
   std::vector<call_outcome> outcomes;
 };

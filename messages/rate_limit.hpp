@@ -81,7 +81,7 @@ typename Inspector::result_type inspect(Inspector& f, acquire_permit& x) {
            x.feedback);
 }
 
-/// Feedback that found no permit request to ride on (sent at most ~1 ms late, or at
+/// Feedback that found no permit request to ride on (sent at most ~4 ms late, or at
 /// once when it carries a 429 pause).
 struct feedback_report {
   std::vector<permit_feedback> feedback;
