@@ -24,6 +24,9 @@
 #include <string>
 #include <vector>
 
+#include <caf/atom.hpp>
+#include <caf/config_value.hpp>
+
 #include "bench/bench_common.hpp"
 #include "src/runtime.hpp"
 
@@ -65,6 +68,9 @@ std::unique_ptr<runtime> start_runtime(const runtime_config& cfg, const args& a)
   std::vector<config_error> errors;
   runtime_options opts;
   opts.scheduler_threads = static_cast<size_t>(a.num("scheduler-threads", 0));
+  if (auto policy = a.str("scheduler-policy", ""); !policy.empty())
+    opts.system_settings["scheduler"].as_dictionary()["policy"]
+      = caf::atom_from_string(policy);
   auto rt = runtime::start(cfg, errors, opts);
   if (!rt) {
     for (auto& e : errors)
