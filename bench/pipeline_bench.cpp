@@ -14,7 +14,8 @@
 //
 // Common options: --url BASE_URL (ends before /embeddings), --body f1536|b64_1536|f8
 // (encoding asked for), --batching 0|1, --max-connections N (default: --inflight),
-// --workers W, --scheduler-threads T (0: CAF's default).
+// --workers W, --scheduler-threads T (0: CAF's default), --scheduler-policy
+// sharing|stealing (default: the runtime's, sharing).
 #include <atomic>
 #include <condition_variable>
 #include <exception>
