@@ -1,10 +1,15 @@
 #include "actors/circuit_breaker.hpp"
 
+#include <algorithm>
+
 namespace embedrt {
 
 namespace {
 
 using self_ptr = circuit_breaker_actor::stateful_pointer<circuit_breaker_state>;
+
+/// Subscribers kept (one dispatcher per runtime; a restarted one subscribes again).
+constexpr size_t max_subscribers = 4;
 
 policy::breaker_policy& breaker_for(self_ptr self, const std::string& model) {
   auto& st = self->state;
@@ -16,6 +21,15 @@ policy::breaker_policy& breaker_for(self_ptr self, const std::string& model) {
 
 void publish(self_ptr self, const std::string& model,
              const policy::breaker_transition& t) {
+  auto& st = self->state;
+  if (!st.subscribers.empty()) {
+    auto i = st.breakers.find(model);
+    auto generation = st.generation_base
+                      + (i != st.breakers.end() ? i->second.generation() : 0);
+    for (auto& s : st.subscribers)
+      if (auto listener = caf::actor_cast<breaker_listener_actor>(s))
+        self->send(listener, breaker_state_changed{model, t.to, generation});
+  }
   auto& c = self->state.counters;
   switch (t.to) {
     case breaker_state::open: ++c.breaker_opened; break;
@@ -70,6 +84,15 @@ circuit_breaker(circuit_breaker_actor::stateful_pointer<circuit_breaker_state> s
       auto now = self->clock().now();
       for (auto& outcome : x.outcomes)
         record(self, outcome, now);
+    },
+    [=](caf::subscribe_atom) {
+      auto s = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto& subs = self->state.subscribers;
+      if (s && std::find(subs.begin(), subs.end(), s) == subs.end()) {
+        if (subs.size() >= max_subscribers) // earlier dispatchers, long gone
+          subs.erase(subs.begin());
+        subs.push_back(std::move(s));
+      }
     },
     [=](caf::get_atom) { return self->state.counters; },
   };

@@ -4,11 +4,16 @@
 // next check (no timer), like resilience4j's default. Every transition is counted and
 // published as a `runtime_event` ("closed->open").
 //
+// Fast path: a subscriber (`subscribe_atom`, the dispatcher) gets every transition
+// pushed (`breaker_state_changed`), so while a model's breaker is closed its calls
+// need no check; outcomes then come in `outcome_report` batches (failures at once).
+//
 // Assumes one runtime per upstream; does not share state across processes.
 #pragma once
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "messages/interfaces.hpp"
 #include "src/observability/counter_carry.hpp"
@@ -27,6 +32,9 @@ struct circuit_breaker_state {
   uint64_t generation_base = 0;
   event_sink_actor events;
   runtime_counters counters;
+  /// Told of every transition (weak: the dispatcher holds the breaker, not the other
+  /// way round).
+  std::vector<caf::actor_addr> subscribers;
   /// Last member: hands `counters` back before they go (see counter_carry.hpp).
   observability::counter_carry carry;
 };

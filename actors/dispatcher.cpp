@@ -7,8 +7,10 @@ namespace {
 using self_ptr = dispatcher_impl::stateful_pointer<dispatcher_state>;
 using time_point = caf::actor_clock::time_point;
 
-/// How long a breaker outcome or permit feedback may wait for a message to ride on.
-constexpr auto report_delay = std::chrono::milliseconds{1};
+/// How long a breaker outcome or permit feedback may wait for a message to ride on
+/// (or for `fast_path_settings::report_batch` others). What must act at once (a
+/// failure, a slow call, a trial, a 429) does not wait.
+constexpr auto report_delay = std::chrono::milliseconds{4};
 
 time_point now(self_ptr self) {
   return self->clock().now();
@@ -52,14 +54,95 @@ void arm_flush(self_ptr self) {
   }
 }
 
-void flush_reports(self_ptr self) {
+void flush_outcomes(self_ptr self) {
   auto& st = self->state;
   if (!st.pending_outcomes.empty())
     self->send(st.breaker, outcome_report{std::move(st.pending_outcomes)});
+  st.pending_outcomes.clear();
+}
+
+void flush_feedback(self_ptr self) {
+  auto& st = self->state;
   if (!st.pending_feedback.empty())
     self->send(st.limiter, feedback_report{std::move(st.pending_feedback)});
-  st.pending_outcomes.clear();
   st.pending_feedback.clear();
+}
+
+void flush_reports(self_ptr self) {
+  flush_outcomes(self);
+  flush_feedback(self);
+}
+
+// -- fast path
+// ----------------------------------------------------------------------------
+
+void on_lease(self_ptr self, const permit_lease& x);
+
+/// Asks the limiter for a lease when one is due.
+void ask_lease(self_ptr self, time_point t) {
+  auto& st = self->state;
+  auto req = st.lease->next_request(t);
+  if (!req)
+    return;
+  auto limiter = st.limiter;
+  self->request(limiter, caf::infinite, std::move(*req))
+    .then(
+      [self, limiter](permit_lease& x) {
+        if (limiter == self->state.limiter) // else: from a limiter since replaced
+          on_lease(self, x);
+      },
+      [self, limiter](caf::error&) {
+        if (limiter == self->state.limiter)
+          self->state.lease->on_lost(now(self));
+      });
+}
+
+/// Closes the leases no longer used at once (with the feedback waiting, applied first:
+/// a 429's pause before the lease's permits go back).
+void close_leases(self_ptr self) {
+  auto& st = self->state;
+  if (!st.lease->has_closed() || st.lease->in_flight()) {
+    flush_feedback(self); // the closed leases ride on the request in flight's successor
+    return;
+  }
+  lease_request req;
+  req.closed = st.lease->take_closed();
+  req.feedback = std::move(st.pending_feedback);
+  st.pending_feedback.clear();
+  self->request(st.limiter, caf::infinite, std::move(req))
+    .then([](permit_lease&) {}, [](caf::error&) {});
+}
+
+void on_lease(self_ptr self, const permit_lease& x) {
+  auto& st = self->state;
+  auto t = now(self);
+  st.lease->on_granted(x, t);
+  if (st.lease->holding() && st.lease->expires() > t)
+    // Wakes the flush handler, which closes the lease if it is still the current one.
+    self->delayed_send(self, st.lease->expires() - t, caf::flush_atom::value);
+  if (st.lease->has_closed())
+    close_leases(self);
+}
+
+/// Feeds the permits and verdicts answered here to the core, after the core call that
+/// asked for them returned; what they start may be answered here too.
+void settle(self_ptr self) {
+  auto& st = self->state;
+  if (st.settling)
+    return;
+  st.settling = true;
+  auto t = now(self);
+  while (!st.local_permits.empty() || !st.local_verdicts.empty()) {
+    std::swap(st.local_permits, st.permits_feeding);
+    for (auto& d : st.permits_feeding)
+      st.core->on_permit(d, t);
+    st.permits_feeding.clear();
+    std::swap(st.local_verdicts, st.verdicts_feeding);
+    for (auto& v : st.verdicts_feeding)
+      st.core->on_verdict(v, t);
+    st.verdicts_feeding.clear();
+  }
+  st.settling = false;
 }
 
 /// Turns the core's requests into messages. Answers from components come back as
@@ -70,26 +153,63 @@ public:
 
   void request_permit(acquire_permit msg) override {
     auto self = self_;
+    auto& st = self->state;
+    if (st.fast.leases) {
+      auto t = now(self);
+      bool local = st.lease->try_take(msg.tokens, t);
+      ask_lease(self, t);
+      if (local) {
+        st.local_permits.push_back(
+          permit_decision{msg.ticket, permit_status::granted, caf::timespan{0}});
+        return;
+      }
+    }
     auto ticket = msg.ticket;
     msg.feedback = std::move(self->state.pending_feedback);
     self->state.pending_feedback.clear();
     self->request(self->state.limiter, caf::infinite, std::move(msg))
-      .then([self](permit_decision& d) { core(self).on_permit(d, now(self)); },
-            [self, ticket](caf::error&) {
-              core(self).on_permit_lost(ticket, now(self));
-            });
+      .then(
+        [self](permit_decision& d) {
+          core(self).on_permit(d, now(self));
+          settle(self);
+          maybe_finish_shutdown(self);
+        },
+        [self, ticket](caf::error&) {
+          core(self).on_permit_lost(ticket, now(self));
+          settle(self);
+          maybe_finish_shutdown(self);
+        });
   }
 
   void check_breaker(breaker_check msg) override {
     auto self = self_;
+    auto& st = self->state;
+    if (st.fast.breaker_push) {
+      if (auto generation = st.breakers.closed(msg.model)) {
+        st.local_verdicts.push_back(
+          breaker_verdict{msg.ticket, breaker_decision::allowed, *generation, {}});
+        return;
+      }
+    }
     auto ticket = msg.ticket;
-    msg.outcomes = std::move(self->state.pending_outcomes);
-    self->state.pending_outcomes.clear();
-    self->request(self->state.breaker, caf::infinite, std::move(msg))
-      .then([self](breaker_verdict& v) { core(self).on_verdict(v, now(self)); },
-            [self, ticket](caf::error&) {
-              core(self).on_verdict_lost(ticket, now(self));
-            });
+    msg.outcomes = std::move(st.pending_outcomes);
+    st.pending_outcomes.clear();
+    auto breaker = st.breaker;
+    auto model = msg.model;
+    self->request(breaker, caf::infinite, std::move(msg))
+      .then(
+        [self, breaker, model](breaker_verdict& v) {
+          if (breaker == self->state.breaker) // else: from a breaker since replaced
+            self->state.breakers.on_verdict(model, v);
+          core(self).on_verdict(v, now(self));
+          settle(self);
+          maybe_finish_shutdown(self);
+        },
+        [self, ticket](caf::error&) {
+          core(self).on_verdict_lost(ticket, now(self));
+          settle(self);
+          maybe_finish_shutdown(self);
+        });
   }
 
   void send_call(http_call msg) override {
@@ -100,17 +220,26 @@ public:
   }
 
   void report_outcome(call_outcome msg) override {
-    self_->state.pending_outcomes.push_back(std::move(msg));
-    arm_flush(self_);
+    auto& st = self_->state;
+    // A failure (or slow call, or trial) may open or close the breaker: it must hear
+    // of it as soon as when every call asked.
+    bool now_due = dispatch::urgent(msg, st.fast.slow_call);
+    st.pending_outcomes.push_back(std::move(msg));
+    if (now_due || st.pending_outcomes.size() >= st.fast.report_batch)
+      flush_outcomes(self_);
+    else
+      arm_flush(self_);
   }
 
   void report_permit(permit_feedback msg) override {
-    bool urgent = msg.pause.count() > 0; // a 429 must stop everybody now
-    self_->state.pending_feedback.push_back(std::move(msg));
-    if (urgent) {
-      self_->send(self_->state.limiter,
-                  feedback_report{std::move(self_->state.pending_feedback)});
-      self_->state.pending_feedback.clear();
+    auto& st = self_->state;
+    bool pause = msg.pause.count() > 0; // a 429 must stop everybody now
+    st.pending_feedback.push_back(std::move(msg));
+    if (pause) {
+      st.lease->drop(); // at once: no further permit out of it
+      close_leases(self_);
+    } else if (st.pending_feedback.size() >= st.fast.report_batch) {
+      flush_feedback(self_);
     } else {
       arm_flush(self_);
     }
@@ -201,6 +330,7 @@ void admit(self_ptr self, dispatcher_state::reply_channel channel, embed_request
   if (st.metrics)
     st.metrics->request_admitted(l);
   st.core->admit(id, std::move(req), path, t);
+  settle(self);
   sample_queues(self);
 }
 
@@ -252,6 +382,7 @@ void on_worker_down(self_ptr self, const caf::down_msg& dm) {
   auto t = now(self);
   for (auto attempt : st.router.remove(id))
     st.core->on_call_lost(attempt, t);
+  settle(self);
   route(self);
   maybe_finish_shutdown(self);
 }
@@ -266,6 +397,12 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
   st.breaker = std::move(args.breaker);
   st.events = std::move(args.events);
   st.metrics = std::move(args.metrics);
+  st.fast = args.fast;
+  st.fast.slow_call
+    = std::chrono::milliseconds{args.config.circuit_breaker.slow_call_ms};
+  st.lease = std::make_unique<dispatch::permit_lease_holder>(st.fast, now(self));
+  if (st.fast.breaker_push && st.breaker)
+    self->send(st.breaker, caf::subscribe_atom::value);
   st.effects = std::make_unique<shell>(self);
   st.core = std::make_unique<dispatch::dispatcher_core>(
     args.config, *st.effects, now(self), std::move(args.gate));
@@ -297,6 +434,7 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
       auto rp = self->make_response_promise<shutdown_report>();
       self->state.shutdown = rp;
       self->state.core->begin_shutdown(x.grace, now(self));
+      settle(self);
       maybe_finish_shutdown(self);
       return rp;
     },
@@ -314,6 +452,7 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
         if (s.router.finish(r.attempt_id)) // else: its worker was declared failed
           s.core->on_call_result(std::move(r), t);
       }
+      settle(self);
       sample_queues(self);
       route(self);
       maybe_finish_shutdown(self);
@@ -328,20 +467,34 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
     },
     // -- supervision ------------------------------------------------------------------
     [=](rate_limiter_replaced& x) {
-      self->state.limiter = std::move(x.handle);
-      self->state.core->on_component_replaced(component_kind::rate_limiter, now(self));
+      auto& s = self->state;
+      s.limiter = std::move(x.handle);
+      s.lease->forget(); // its leases died with it
+      s.core->on_component_replaced(component_kind::rate_limiter, now(self));
+      settle(self);
       maybe_finish_shutdown(self);
     },
     [=](circuit_breaker_replaced& x) {
-      self->state.breaker = std::move(x.handle);
-      self->state.core->on_component_replaced(component_kind::circuit_breaker,
-                                              now(self));
+      auto& s = self->state;
+      s.breaker = std::move(x.handle);
+      s.breakers.forget();
+      if (s.fast.breaker_push && s.breaker)
+        self->send(s.breaker, caf::subscribe_atom::value);
+      s.core->on_component_replaced(component_kind::circuit_breaker, now(self));
+      settle(self);
       maybe_finish_shutdown(self);
     },
     [=](availability_changed& x) {
       self->state.core->set_available(x.available, x.reason, now(self));
+      settle(self);
       maybe_finish_shutdown(self);
     },
+    // -- fast path --------------------------------------------------------------------
+    [=](lease_revoked& x) {
+      self->state.lease->drop(x.lease);
+      close_leases(self);
+    },
+    [=](breaker_state_changed& x) { self->state.breakers.on_push(x); },
     // -- timers -----------------------------------------------------------------------
     [=](caf::tick_atom) {
       auto& s = self->state;
@@ -355,12 +508,17 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
         s.core->on_call_result(std::move(r), t);
       }
       s.core->on_timer(t);
+      settle(self);
       sample_queues(self);
       route(self);
       maybe_finish_shutdown(self);
     },
     [=](caf::flush_atom) {
-      self->state.flush_armed = false;
+      auto& s = self->state;
+      s.flush_armed = false;
+      s.lease->expire(now(self));
+      if (s.lease->has_closed())
+        close_leases(self);
       flush_reports(self);
     },
   };

@@ -8,8 +8,15 @@
 // Data path: attempts go to the workers directly (routed by `dispatch::worker_router`,
 // within each worker's capacity); results come back in batches. The dispatcher
 // monitors every worker the pool announces, so a failed worker's attempts are
-// answered (re-sent as retries) without waiting for anyone. Breaker outcomes and
-// permit feedback ride on the next check / permit request, or go out within ~1 ms.
+// answered (re-sent as retries) without waiting for anyone.
+//
+// Fast path (src/dispatch/fast_path.hpp): while the limiter's lease covers an attempt
+// and its model's breaker is known closed (pushed by the breaker), the permit and the
+// verdict are answered here: queued and fed to the core right after the core call
+// that asked returns (never re-entering it). Breaker outcomes and permit feedback ride
+// on the next slow-path check / permit request, or go out in batches within ~4 ms;
+// a failed, slow or trial call's outcome and a 429's pause go at once, and a 429 drops
+// the lease at once.
 //
 // Talks to its components with `request(..., infinite)` and tickets instead of CAF
 // request timeouts: the core's own deadline heap bounds every wait, and CAF 0.17
@@ -28,6 +35,7 @@
 #include "actors/http_worker.hpp"
 #include "messages/interfaces.hpp"
 #include "src/dispatch/dispatcher_core.hpp"
+#include "src/dispatch/fast_path.hpp"
 #include "src/dispatch/worker_router.hpp"
 #include "src/observability/metrics.hpp"
 #include <embedrt/runtime_config.hpp>
@@ -48,6 +56,8 @@ struct dispatcher_args {
   std::shared_ptr<dispatch::admission_gate> gate;
   /// Null: nothing recorded (tests).
   std::shared_ptr<observability::runtime_metrics> metrics;
+  /// Fast path knobs (tests turn parts off or widen the lease horizon).
+  dispatch::fast_path_settings fast;
 };
 
 struct dispatcher_state {
@@ -83,6 +93,17 @@ struct dispatcher_state {
   std::vector<call_outcome> pending_outcomes;
   std::vector<permit_feedback> pending_feedback;
   bool flush_armed = false;
+  // -- fast path ----------------------------------------------------------------------
+  dispatch::fast_path_settings fast;
+  std::unique_ptr<dispatch::permit_lease_holder> lease;
+  dispatch::breaker_view breakers;
+  /// Answered here, fed to the core after the core call that asked returns.
+  std::vector<permit_decision> local_permits;
+  std::vector<breaker_verdict> local_verdicts;
+  /// Scratch buffers swapped with the two above while they are fed.
+  std::vector<permit_decision> permits_feeding;
+  std::vector<breaker_verdict> verdicts_feeding;
+  bool settling = false;
   uint64_t next_id = 1;
   caf::actor_clock::time_point tick_at = caf::actor_clock::time_point::max();
 };

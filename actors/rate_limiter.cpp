@@ -50,6 +50,66 @@ void report(self_ptr self, policy::lease_policy::change c, time_point now) {
 
 void process(self_ptr self, time_point now);
 
+// -- fast path: leases to the dispatcher
+// ------------------------------------------------
+
+/// Takes every lease back at once (the holder closes them with their usage).
+void revoke_loans(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [id, loan] : st.loans) {
+    if (loan.revoked)
+      continue;
+    loan.revoked = true;
+    if (auto holder = caf::actor_cast<lease_holder_actor>(st.holder))
+      self->send(holder, lease_revoked{id});
+  }
+}
+
+void close_loan(self_ptr self, const lease_usage& used, time_point now) {
+  auto& st = self->state;
+  auto i = st.loans.find(used.lease);
+  if (i == st.loans.end())
+    return; // already counted as spent
+  st.policy->settle(i->second.lent, {used.requests, used.tokens}, now);
+  st.counters.permits_granted += std::min(used.requests, i->second.lent.requests);
+  st.loans.erase(i);
+}
+
+/// Leases past their grace count as spent; returns when the next one is due.
+time_point reclaim_loans(self_ptr self, time_point now) {
+  auto& st = self->state;
+  auto next = time_point::max();
+  for (auto i = st.loans.begin(); i != st.loans.end();) {
+    auto due = policy::saturating_add(i->second.expires, loan_grace);
+    if (now >= due) {
+      st.policy->settle(i->second.lent, i->second.lent, now);
+      st.counters.permits_granted += i->second.lent.requests;
+      i = st.loans.erase(i);
+    } else {
+      next = std::min(next, due);
+      ++i;
+    }
+  }
+  return next;
+}
+
+/// Whether the upstream's headers leave less than the leases hold.
+bool headers_undercut_loans(const rate_limiter_state& st, const rate_limit_headers& h) {
+  if (st.loans.empty() || !st.policy->follows_headers())
+    return false;
+  uint64_t requests = 0;
+  uint64_t tokens = 0;
+  for (auto& [id, loan] : st.loans) {
+    requests += loan.lent.requests;
+    if (loan.lent.tokens != unlimited_tokens)
+      tokens += loan.lent.tokens;
+  }
+  return (h.remaining_requests >= 0
+          && static_cast<uint64_t>(h.remaining_requests) < requests)
+         || (h.remaining_tokens >= 0
+             && static_cast<uint64_t>(h.remaining_tokens) < tokens);
+}
+
 /// Sends the call to the store the lease policy wants, if any, and returns when the
 /// lease policy wants to be woken up next. The limiter never waits for the answer.
 time_point pump(self_ptr self, time_point now) {
@@ -95,7 +155,7 @@ void reply(self_ptr self, rate_limiter_state::waiting& w, permit_status status,
 /// longer be granted in time, and arms one timer for the next change.
 void process(self_ptr self, time_point now) {
   auto& st = self->state;
-  auto next = time_point::max();
+  auto next = reclaim_loans(self, now);
   while (!st.queue.empty()) {
     auto& front = st.queue.front();
     auto wait = acquire(st, front.request.tokens, now);
@@ -134,6 +194,8 @@ void apply(self_ptr self, const permit_feedback& fb, time_point now) {
   s.policy->reconcile(fb.reserved_tokens, fb.actual_tokens, now);
   s.counters.usage_reports_clamped += s.policy->usage_reports_clamped()
                                       - clamped_before;
+  if (headers_undercut_loans(s, fb.headers))
+    revoke_loans(self);
   s.policy->observe(fb.headers, now);
   if (s.lease) {
     // What other processes will obey is bounded like what this one obeys.
@@ -156,6 +218,7 @@ void apply(self_ptr self, const permit_feedback& fb, time_point now) {
     auto before = s.policy->paused_until();
     s.policy->pause(fb.pause, now);
     if (s.policy->paused_until() > before) {
+      revoke_loans(self);
       ++s.counters.grants_paused_rate_limited;
       // The pause actually applied (capped), not the one asked for.
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -203,8 +266,35 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
       }
       auto rp = self->make_response_promise<permit_decision>();
       s.queue.push_back(rate_limiter_state::waiting{rp, std::move(req), now});
+      revoke_loans(self); // what is lent goes back to the FIFO's head first
       process(self, now);
       return rp;
+    },
+    [=](lease_request& req) -> permit_lease {
+      auto& s = self->state;
+      auto now = self->clock().now();
+      for (auto& fb : req.feedback)
+        apply(self, fb, now);
+      for (auto& used : req.closed)
+        close_loan(self, used, now);
+      permit_lease result;
+      // Permits waiting in the FIFO go first; a shared budget leases from the store.
+      if (req.requests > 0 && s.queue.empty() && !s.lease) {
+        policy::rate_limit_policy::loan want{std::min(req.requests, max_loan_requests),
+                                             req.tokens};
+        auto loan = s.policy->lend(want, req.tokens / req.requests, now);
+        if (loan.requests > 0) {
+          s.holder = caf::actor_cast<caf::actor_addr>(self->current_sender());
+          result.id = s.next_loan++;
+          result.requests = loan.requests;
+          result.tokens = loan.tokens;
+          result.expires = policy::saturating_add(now, loan_ttl);
+          s.loans.emplace(result.id,
+                          rate_limiter_state::loan_state{loan, result.expires, false});
+        }
+      }
+      process(self, now); // closed leases may let the FIFO's head through
+      return result;
     },
     // -- events -----------------------------------------------------------------------
     [=](feedback_report& x) {

@@ -6,6 +6,14 @@
 // `retry.max_retry_after_ms` cap), and the upstream's x-ratelimit-* headers cap the
 // buckets (the policy decides; this actor only queues, times and replies).
 //
+// Fast path (`lease_request`): the dispatcher may hold a lease, a block of permits it
+// grants itself until the lease expires (`loan_ttl`); while lent they count against
+// the buckets (rate_limit_policy::lend), so leases never let more through than the
+// limits. No lease is granted while permits wait in the FIFO (they go first) or with
+// a shared budget; a permit that has to queue, a pause (a 429, wherever learnt) or
+// upstream headers leaving less than is lent revoke the leases at once
+// (`lease_revoked`). A lease not closed by `expires + loan_grace` counts as spent.
+//
 // Assumes one limiter per runtime (one API key). With `shared_store` set
 // (`shared_rate_limiter`), the budget is shared with other processes through Redis:
 // permits come out of leases (src/policy/lease_policy.hpp) and `policy` is the local
@@ -13,6 +21,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -48,9 +57,26 @@ struct rate_limiter_state {
   /// Shared budget only: the leases and the store actor (null when local only).
   std::unique_ptr<policy::lease_policy> lease;
   caf::actor store;
+  /// Fast path: the dispatcher's leases not yet closed, by id.
+  struct loan_state {
+    policy::rate_limit_policy::loan lent;
+    caf::actor_clock::time_point expires;
+    bool revoked = false;
+  };
+  std::map<uint64_t, loan_state> loans;
+  uint64_t next_loan = 1;
+  /// The holder (weak: the dispatcher holds the limiter, not the other way round).
+  caf::actor_addr holder;
   /// Last member: hands `counters` back before they go (see counter_carry.hpp).
   observability::counter_carry carry;
 };
+
+/// How long a lease of the fast path lasts.
+constexpr caf::timespan loan_ttl = std::chrono::milliseconds{100};
+/// A lease not closed this long after it expired counts as spent.
+constexpr caf::timespan loan_grace = std::chrono::milliseconds{500};
+/// Upper bound of one lease.
+constexpr uint32_t max_loan_requests = 65536;
 
 rate_limiter_impl::behavior_type
 rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,

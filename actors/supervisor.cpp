@@ -147,9 +147,14 @@ supervisor(supervisor_impl::stateful_pointer<supervisor_state> self,
     sup.max_pool_restarts, std::chrono::milliseconds{sup.pool_restart_window_ms});
   spawn_limiter(self);
   spawn_breaker(self);
-  st.dispatcher = self->spawn<caf::monitored>(
-    dispatcher, dispatcher_args{st.args.config, st.limiter, st.breaker, events_of(self),
-                                st.args.gate, st.args.metrics});
+  st.dispatcher = self->spawn<caf::monitored>(dispatcher,
+                                              dispatcher_args{st.args.config,
+                                                              st.limiter,
+                                                              st.breaker,
+                                                              events_of(self),
+                                                              st.args.gate,
+                                                              st.args.metrics,
+                                                              {}});
   spawn_pool(self); // announces its workers to the dispatcher
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   return {

@@ -14,7 +14,8 @@
 //
 // Common options: --url BASE_URL (ends before /embeddings), --body f1536|b64_1536|f8
 // (encoding asked for), --batching 0|1, --max-connections N (default: --inflight),
-// --workers W, --scheduler-threads T (0: CAF's default).
+// --workers W, --scheduler-threads T (0: CAF's default), --scheduler-policy
+// sharing|stealing (default: the runtime's, sharing).
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -23,6 +24,9 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/config_value.hpp>
 
 #include "bench/bench_common.hpp"
 #include <embedrt/runtime.hpp>
@@ -65,6 +69,9 @@ std::unique_ptr<runtime> start_runtime(const runtime_config& cfg, const args& a)
   std::vector<config_error> errors;
   runtime_options opts;
   opts.scheduler_threads = static_cast<size_t>(a.num("scheduler-threads", 0));
+  if (auto policy = a.str("scheduler-policy", ""); !policy.empty())
+    opts.system_settings["scheduler"].as_dictionary()["policy"]
+      = caf::atom_from_string(policy);
   auto rt = runtime::start(cfg, errors, opts);
   if (!rt) {
     for (auto& e : errors)

@@ -73,7 +73,8 @@ typename Inspector::result_type inspect(Inspector& f, breaker_check& x) {
   return f(caf::meta::type_name("breaker_check"), x.ticket, x.model, x.outcomes);
 }
 
-/// Outcomes that found no check to ride on (sent at most ~1 ms late).
+/// Outcomes that found no check to ride on (sent in batches at most ~4 ms late; a
+/// failure, slow call or trial at once).
 struct outcome_report {
   std::vector<call_outcome> outcomes;
 };
@@ -119,6 +120,25 @@ template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, breaker_verdict& x) {
   return f(caf::meta::type_name("breaker_verdict"), x.ticket, x.decision, x.generation,
            x.retry_at);
+}
+
+/// Pushed by the circuit breaker to its subscriber on every transition of `model`'s
+/// breaker (fast path: while closed, the dispatcher allows calls without asking).
+struct breaker_state_changed {
+  std::string model;
+  breaker_state state = breaker_state::closed;
+  /// The generation outcomes of calls allowed from now on quote.
+  uint64_t generation = 0;
+};
+
+inline bool operator==(const breaker_state_changed& x, const breaker_state_changed& y) {
+  return x.model == y.model && x.state == y.state && x.generation == y.generation;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, breaker_state_changed& x) {
+  return f(caf::meta::type_name("breaker_state_changed"), x.model, x.state,
+           x.generation);
 }
 
 } // namespace embedrt

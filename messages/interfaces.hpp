@@ -3,8 +3,11 @@
 // control interface (`dispatcher_actor`) and the components' handles are internal.
 //
 // clang-format off
-//   host --embed_request--> dispatcher --acquire_permit--> rate_limiter
-//                              |        --breaker_check---> circuit_breaker
+//   host --embed_request--> dispatcher --acquire_permit--> rate_limiter (slow path)
+//                              |        --lease_request--> rate_limiter (fast path:
+//                              |             a block of permits; <--lease_revoked--)
+//                              |        --breaker_check---> circuit_breaker (unless
+//                              |             closed; <--breaker_state_changed-- pushed)
 //                              |        --http_call-------> http_worker (curl multi thread)
 //                              <------- http_call_results ------'
 //   http_worker_pool: spawns, supervises and announces the workers (worker_joined).
@@ -33,13 +36,21 @@ using event_sink_actor = caf::typed_actor<caf::reacts_to<runtime_event>>;
 /// Requests and tokens per minute; answers permits in FIFO order.
 using rate_limiter_actor
   = caf::typed_actor<caf::replies_to<acquire_permit>::with<permit_decision>,
+                     caf::replies_to<lease_request>::with<permit_lease>,
                      caf::reacts_to<feedback_report>,
                      caf::replies_to<caf::get_atom>::with<runtime_counters>>;
+
+/// Holds a lease of the rate limiter (the dispatcher): told when it is revoked.
+using lease_holder_actor = caf::typed_actor<caf::reacts_to<lease_revoked>>;
+
+/// Subscribed to the circuit breaker (the dispatcher): told of every transition.
+using breaker_listener_actor = caf::typed_actor<caf::reacts_to<breaker_state_changed>>;
 
 /// Closed / open / half-open gate for one upstream endpoint and model.
 using circuit_breaker_actor
   = caf::typed_actor<caf::replies_to<breaker_check>::with<breaker_verdict>,
                      caf::reacts_to<outcome_report>,
+                     caf::reacts_to<caf::subscribe_atom>,
                      caf::replies_to<caf::get_atom>::with<runtime_counters>>;
 
 /// Spawns and supervises the HTTP workers and announces them to the dispatcher, which
@@ -94,7 +105,8 @@ using dispatcher_actor = embedder_actor::extend<
   caf::reacts_to<host_embed>, caf::reacts_to<host_acquire_credit>,
   caf::replies_to<begin_shutdown>::with<shutdown_report>,
   caf::reacts_to<rate_limiter_replaced>, caf::reacts_to<circuit_breaker_replaced>,
-  caf::reacts_to<availability_changed>>;
+  caf::reacts_to<availability_changed>, caf::reacts_to<lease_revoked>,
+  caf::reacts_to<breaker_state_changed>>;
 
 /// Asks the supervisor for the public entry point (`embedder_actor`).
 using embedder_atom = caf::atom_constant<caf::atom("embedder")>;

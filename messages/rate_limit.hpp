@@ -81,7 +81,7 @@ typename Inspector::result_type inspect(Inspector& f, acquire_permit& x) {
            x.feedback);
 }
 
-/// Feedback that found no permit request to ride on (sent at most ~1 ms late, or at
+/// Feedback that found no permit request to ride on (sent at most ~4 ms late, or at
 /// once when it carries a 429 pause).
 struct feedback_report {
   std::vector<permit_feedback> feedback;
@@ -94,6 +94,86 @@ inline bool operator==(const feedback_report& x, const feedback_report& y) {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, feedback_report& x) {
   return f(caf::meta::type_name("feedback_report"), x.feedback);
+}
+
+/// How much of a lease was spent (the rest goes back to the buckets).
+struct lease_usage {
+  /// The lease (0: none).
+  uint64_t lease = 0;
+  uint32_t requests = 0;
+  uint64_t tokens = 0;
+};
+
+inline bool operator==(const lease_usage& x, const lease_usage& y) {
+  return x.lease == y.lease && x.requests == y.requests && x.tokens == y.tokens;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_usage& x) {
+  return f(caf::meta::type_name("lease_usage"), x.lease, x.requests, x.tokens);
+}
+
+/// Fast path: the dispatcher asks for a block of permits it may hand out itself, and
+/// closes the leases it no longer uses. `requests == 0` only closes (the answer is
+/// then an empty lease).
+struct lease_request {
+  /// Leases the asker stopped using, and how much of each was spent.
+  std::vector<lease_usage> closed;
+  /// Asked for (sized to recent demand by the asker).
+  uint32_t requests = 0;
+  uint64_t tokens = 0;
+  /// Feedback on earlier permits (applied first, like on `acquire_permit`).
+  std::vector<permit_feedback> feedback;
+};
+
+inline bool operator==(const lease_request& x, const lease_request& y) {
+  return x.closed == y.closed && x.requests == y.requests && x.tokens == y.tokens
+         && x.feedback == y.feedback;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_request& x) {
+  return f(caf::meta::type_name("lease_request"), x.closed, x.requests, x.tokens,
+           x.feedback);
+}
+
+/// A block of permits: until `expires`, the holder grants up to `requests` permits
+/// carrying up to `tokens` tokens in all without asking. `id == 0`: none granted
+/// (permits are queued, grants are paused, or the buckets are empty).
+struct permit_lease {
+  uint64_t id = 0;
+  uint32_t requests = 0;
+  /// `unlimited_tokens`: no token limit applies while the lease lasts.
+  uint64_t tokens = 0;
+  caf::actor_clock::time_point expires;
+};
+
+/// `permit_lease::tokens` when the limiter has no tokens-per-minute limit.
+constexpr uint64_t unlimited_tokens = ~uint64_t{0};
+
+inline bool operator==(const permit_lease& x, const permit_lease& y) {
+  return x.id == y.id && x.requests == y.requests && x.tokens == y.tokens
+         && x.expires == y.expires;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, permit_lease& x) {
+  return f(caf::meta::type_name("permit_lease"), x.id, x.requests, x.tokens, x.expires);
+}
+
+/// The limiter takes a lease back at once (a pause or a tighter upstream limit learnt
+/// elsewhere); the holder stops using it and closes it with its usage.
+struct lease_revoked {
+  uint64_t lease = 0;
+};
+
+inline bool operator==(const lease_revoked& x, const lease_revoked& y) {
+  return x.lease == y.lease;
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lease_revoked& x) {
+  return f(caf::meta::type_name("lease_revoked"), x.lease);
 }
 
 enum class permit_status : uint8_t {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
@@ -107,6 +108,14 @@ std::unique_ptr<runtime> runtime::start(const runtime_config& cfg,
   }
   if (opts.scheduler_threads > 0)
     sc.set("scheduler.max-threads", opts.scheduler_threads);
+  if (caf::get_if(&sc.content, "scheduler.policy") == nullptr) {
+    // Work sharing: idle CAF threads wait on a condition variable instead of polling
+    // with short sleeps (work stealing). Measured in bench/ (nginx, 16-64 in flight):
+    // 4-7 us less CPU per request (a result from a curl thread wakes the CAF thread
+    // instead of waiting for its next poll). `scheduler.policy` in system_settings
+    // overrides it.
+    sc.set("scheduler.policy", caf::atom("sharing"));
+  }
   rt->system_ = std::make_unique<caf::actor_system>(sc);
   if (!opts.transport) {
     http::ensure_curl_initialized();

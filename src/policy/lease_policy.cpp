@@ -40,23 +40,16 @@ lease_policy::lease_policy(const lease_settings& settings, uint64_t seed,
     backoff_(settings.retry_min, 2.0, std::max(settings.retry_min, settings.retry_max),
              backoff_policy::jitter_mode::proportional, 0.2),
     lease_at_(now), sent_at_(now), next_ask_at_(now), last_sent_(now),
-    paused_until_(now), demand_at_(now) {
+    paused_until_(now), demand_(settings.demand_window, now) {
   // nop
 }
 
 double lease_policy::demand_per_second(time_point now) const {
-  auto tau = std::max(seconds(settings_.demand_window), 1e-3);
-  auto dt = now > demand_at_ ? seconds(now - demand_at_) : 0.0;
-  return demand_requests_ * std::exp(-dt / tau);
+  return demand_.requests_per_second(now);
 }
 
 void lease_policy::note_demand(uint32_t tokens, time_point now) {
-  auto tau = std::max(seconds(settings_.demand_window), 1e-3);
-  auto dt = now > demand_at_ ? seconds(now - demand_at_) : 0.0;
-  auto decay = std::exp(-dt / tau);
-  demand_requests_ = demand_requests_ * decay + 1.0 / tau;
-  demand_tokens_ = demand_tokens_ * decay + static_cast<double>(tokens) / tau;
-  demand_at_ = std::max(demand_at_, now);
+  demand_.note(tokens, now);
 }
 
 duration lease_policy::try_acquire(uint32_t tokens, time_point now) {
@@ -114,10 +107,8 @@ std::optional<shared_budget_ask> lease_policy::next_ask(time_point now,
   if (in_flight_ || now < next_ask_at_)
     return std::nullopt;
   auto horizon_s = seconds(settings_.horizon);
-  auto decay = std::exp(-(now > demand_at_ ? seconds(now - demand_at_) : 0.0)
-                        / std::max(seconds(settings_.demand_window), 1e-3));
-  auto rate_r = demand_requests_ * decay;
-  auto rate_t = demand_tokens_ * decay;
+  auto rate_r = demand_.requests_per_second(now);
+  auto rate_t = demand_.tokens_per_second(now);
   bool limited_r = settings_.requests_per_minute > 0;
   bool limited_t = settings_.tokens_per_minute > 0;
   bool expired = (held_requests_ > 0 || held_tokens_ > 0)

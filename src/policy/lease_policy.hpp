@@ -16,6 +16,7 @@
 #include "messages/shared_budget.hpp"
 #include "src/policy/backoff.hpp"
 #include "src/policy/clock.hpp"
+#include "src/policy/demand_rate.hpp"
 
 namespace embedrt::policy {
 
@@ -125,10 +126,8 @@ private:
   int64_t pending_pause_ms_ = 0;
   std::optional<rate_limit_headers> pending_headers_;
   time_point paused_until_;
-  // -- demand estimate (requests and tokens per second, at `demand_at_`) -------------
-  double demand_requests_ = 0;
-  double demand_tokens_ = 0;
-  time_point demand_at_;
+  // -- demand estimate ----------------------------------------------------------------
+  demand_rate demand_;
 };
 
 } // namespace embedrt::policy

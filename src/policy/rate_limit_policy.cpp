@@ -12,6 +12,7 @@
 #include "src/policy/rate_limit_policy.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace embedrt::policy {
 
@@ -103,6 +104,43 @@ void rate_limit_policy::observe(const rate_limit_headers& headers, time_point no
   };
   apply(requests_, headers.remaining_requests, headers.reset_requests);
   apply(tokens_, headers.remaining_tokens, headers.reset_tokens);
+}
+
+rate_limit_policy::loan rate_limit_policy::lend(loan want, uint64_t min_tokens,
+                                                time_point now) {
+  loan none;
+  if (want.requests == 0 || paused_until_ > now)
+    return none;
+  // Whole units available now, at most what is wanted.
+  auto whole = [now](const token_bucket& b, double want_n) {
+    if (b.unlimited() && std::isinf(b.available(now)))
+      return want_n;
+    return std::min(want_n, std::floor(std::max(b.available(now), 0.0)));
+  };
+  auto requests = whole(requests_, static_cast<double>(want.requests));
+  if (requests < 1)
+    return none;
+  loan result;
+  result.requests = static_cast<uint32_t>(requests);
+  if (tokens_.unlimited() && std::isinf(tokens_.available(now))) {
+    result.tokens = unlimited_tokens;
+  } else {
+    auto tokens = whole(tokens_, static_cast<double>(want.tokens));
+    if (tokens < static_cast<double>(min_tokens))
+      return none;
+    result.tokens = static_cast<uint64_t>(tokens);
+  }
+  requests_.lend(result.requests, now);
+  if (result.tokens != unlimited_tokens)
+    tokens_.lend(static_cast<double>(result.tokens), now);
+  return result;
+}
+
+void rate_limit_policy::settle(loan lent, loan used, time_point now) {
+  requests_.settle(lent.requests, std::min(used.requests, lent.requests), now);
+  if (lent.tokens != unlimited_tokens)
+    tokens_.settle(static_cast<double>(lent.tokens),
+                   static_cast<double>(std::min(used.tokens, lent.tokens)), now);
 }
 
 } // namespace embedrt::policy

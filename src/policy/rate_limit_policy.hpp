@@ -62,6 +62,24 @@ public:
   /// End of the current pause (in the past when none).
   time_point paused_until() const noexcept { return paused_until_; }
 
+  /// Permits lent in one block (fast path: the holder grants them itself).
+  /// `tokens == unlimited_tokens`: no tokens-per-minute limit applies.
+  struct loan {
+    uint32_t requests = 0;
+    uint64_t tokens = 0;
+  };
+
+  /// Lends up to `want.requests` requests and `want.tokens` tokens, whole units that
+  /// are available now (none while paused, none unless at least one request and
+  /// `min_tokens` fit). While lent they count against the buckets' capacity, so a
+  /// holder spending them late adds no burst: permits granted plus spent from loans
+  /// stay within the limits over any window. Returns what was lent.
+  loan lend(loan want, uint64_t min_tokens, time_point now);
+
+  /// Ends a loan: `used` of `lent` were spent (each spent permit is reconciled as
+  /// usual through `reconcile`); the rest goes back.
+  void settle(loan lent, loan used, time_point now);
+
   /// Usage reports clamped by `reconcile` so far.
   uint64_t usage_reports_clamped() const noexcept { return usage_reports_clamped_; }
 

@@ -55,7 +55,7 @@ double project(double tokens, time_point last, time_point hold_until, double rat
 double token_bucket::available(time_point now) const {
   if (unlimited())
     return now < hold_until_ ? tokens_ : std::numeric_limits<double>::infinity();
-  return project(tokens_, last_, hold_until_, rate_, capacity_, now);
+  return project(tokens_, last_, hold_until_, rate_, capacity_ - lent_, now);
 }
 
 void token_bucket::refill(time_point now) {
@@ -65,7 +65,7 @@ void token_bucket::refill(time_point now) {
   }
   if (now <= last_)
     return;
-  tokens_ = project(tokens_, last_, hold_until_, rate_, capacity_, now);
+  tokens_ = project(tokens_, last_, hold_until_, rate_, capacity_ - lent_, now);
   last_ = now;
 }
 
@@ -94,8 +94,15 @@ duration token_bucket::time_until(double n, time_point now) const {
   }
   // More than the capacity is granted once the bucket is full (and leaves debt).
   auto needed = std::min(n, capacity_);
+  if (lent_ > 0 && needed > capacity_ - lent_) {
+    // Reachable only once loans are settled: the wait as if they were, at least 1 ms
+    // (a hint, never zero: taking now could exceed the capacity with the loan).
+    token_bucket whole(*this);
+    whole.lent_ = 0;
+    return std::max(whole.time_until(n, now), duration{std::chrono::milliseconds{1}});
+  }
   auto level = [&](time_point t) {
-    return project(tokens_, last_, hold_until_, rate_, capacity_, t);
+    return project(tokens_, last_, hold_until_, rate_, capacity_ - lent_, t);
   };
   if (level(now) >= needed)
     return duration::zero();
@@ -126,7 +133,7 @@ void token_bucket::put_back(double n, time_point now) {
     return;
   }
   refill(now);
-  tokens_ = std::min(capacity_, tokens_ + n);
+  tokens_ = std::min(capacity_ - lent_, tokens_ + n);
 }
 
 void token_bucket::charge(double n, time_point now) {
@@ -153,6 +160,39 @@ void token_bucket::limit_until(double remaining, time_point reset_at, time_point
   // Refill stops until the later of the two resets; `last_` stays at `now` so the
   // pause in refill is measured from here.
   hold_until_ = std::max(hold_until_, reset_at);
+}
+
+bool token_bucket::lend(double n, time_point now) {
+  if (n <= 0)
+    return true;
+  if (unlimited()) {
+    if (now >= hold_until_)
+      return true; // nothing to count
+    if (tokens_ < n)
+      return false;
+    tokens_ -= n;
+    return true;
+  }
+  refill(now);
+  if (tokens_ < n)
+    return false;
+  tokens_ -= n;
+  lent_ += n;
+  return true;
+}
+
+void token_bucket::settle(double lent, double used, time_point now) {
+  if (lent <= 0)
+    return;
+  used = std::clamp(used, 0.0, lent);
+  if (unlimited()) {
+    if (now < hold_until_)
+      tokens_ += lent - used;
+    return;
+  }
+  refill(now);
+  lent_ = std::max(0.0, lent_ - lent);
+  tokens_ = std::min(capacity_ - lent_, tokens_ + (lent - used));
 }
 
 } // namespace embedrt::policy

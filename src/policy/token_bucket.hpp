@@ -36,6 +36,18 @@ public:
 
   double capacity() const noexcept { return capacity_; }
 
+  /// Lends `n` tokens (taken like `try_take`, only if available now): while lent they
+  /// count against the capacity, so the level plus what is lent never exceeds it and
+  /// a holder spending its loan late cannot add a burst. Returns false (nothing lent)
+  /// when they are not available.
+  bool lend(double n, time_point now);
+
+  /// Ends a loan of `lent` tokens of which `used` were spent; the rest goes back.
+  void settle(double lent, double used, time_point now);
+
+  /// Tokens lent and not settled.
+  double lent() const noexcept { return lent_; }
+
 private:
   void refill(time_point now);
   double rate_;
@@ -44,6 +56,8 @@ private:
   time_point last_;
   /// While `now < hold_until_`, refill stops (upstream window not yet reset).
   time_point hold_until_;
+  /// Lent out (counts against the capacity while lent).
+  double lent_ = 0;
 };
 
 } // namespace embedrt::policy

@@ -35,9 +35,13 @@ CAF_TEST(the dispatcher handle extends the embedder handle with control) {
   static_assert(accepts<dispatcher_actor, embed_sig>);
   static_assert(accepts<dispatcher_actor, shutdown_sig>);
   static_assert(accepts<dispatcher_actor, caf::reacts_to<circuit_breaker_replaced>>);
+  // The fast path's pushes (lease revoked, breaker state) are internal too.
+  static_assert(accepts<dispatcher_actor, caf::reacts_to<lease_revoked>>);
+  static_assert(accepts<dispatcher_actor, caf::reacts_to<breaker_state_changed>>);
+  static_assert(!accepts<embedder_actor, caf::reacts_to<lease_revoked>>);
   // Internal to public converts (the reverse is a static_assert inside CAF's
   // converting constructor, invisible to type traits).
   static_assert(std::is_convertible<dispatcher_actor, embedder_actor>::value);
   CAF_CHECK_EQUAL(caf::detail::tl_size<dispatcher_actor::signatures>::value,
-                  caf::detail::tl_size<embedder_actor::signatures>::value + 6);
+                  caf::detail::tl_size<embedder_actor::signatures>::value + 8);
 }
