@@ -170,9 +170,10 @@ const std::vector<key_descriptor>& keys() {
             "no attempt starts with less than this left before the deadline, ms"),
     // [embedrt.limits]
     integer(EMBEDRT_KEY(limits, interactive_capacity), 1, 10000000,
-            "interactive requests admitted and not yet answered"),
-    integer(EMBEDRT_KEY(limits, bulk_capacity), 1, 10000000,
-            "bulk requests admitted and not yet answered"),
+            "interactive requests holding a place in the admission gate (any path)"),
+    integer(
+      EMBEDRT_KEY(limits, bulk_capacity), 1, 10000000,
+      "bulk requests holding a place in the admission gate, plus bulk credit out"),
     integer(EMBEDRT_KEY(limits, bulk_min_share_percent), 1, 100,
             "share of dispatch slots bulk gets while interactive work waits, %"),
     integer(EMBEDRT_KEY(limits, interactive_reserved_attempts), 0, 4096,
