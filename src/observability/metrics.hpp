@@ -9,7 +9,7 @@
 //  the
 //    observer's 1 s tick for a host's registry), copies every `runtime_counters` field
 //    and the histogram increments into the prometheus registry.
-// The exposition itself is prometheus-cpp's (TextSerializer / Exposer): nothing here
+// The exposition itself is prometheus-cpp's (TextSerializer): nothing here
 // writes the text format by hand. Names: prefix `embedrt_`, base units, bounded labels.
 #pragma once
 
