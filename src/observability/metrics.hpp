@@ -4,7 +4,10 @@
 //    relaxed atomics only: prometheus-cpp Counter/Gauge (atomic doubles) and our own
 //    `atomic_histogram` (prometheus::Histogram::Observe takes a mutex);
 //  - runtime events (one writer, the event observer actor) drive the breaker gauge,
-//    the rate-limit pause and health;
+//    the rate-limit pause and health (a replaced breaker actor, told by the
+//    dispatcher, puts the breaker gauges back to closed);
+//  - the rate limiter stores what is left of its budget (relaxed atomics, copied into
+//    the gauges at sync);
 //  - `sync(counters, now)`, called before each exposition (a scrape, `metrics_text`,
 //  the
 //    observer's 1 s tick for a host's registry), copies every `runtime_counters` field
