@@ -478,6 +478,8 @@ dispatcher(dispatcher_impl::stateful_pointer<dispatcher_state> self,
       auto& s = self->state;
       s.breaker = std::move(x.handle);
       s.breakers.forget();
+      if (s.metrics)
+        s.metrics->breakers_replaced(); // the new breaker starts closed, silently
       if (s.fast.breaker_push && s.breaker)
         self->send(s.breaker, caf::subscribe_atom::value);
       s.core->on_component_replaced(component_kind::circuit_breaker, now(self));

@@ -50,6 +50,16 @@ void report(self_ptr self, policy::lease_policy::change c, time_point now) {
 
 void process(self_ptr self, time_point now);
 
+/// What is left of the local budget, for the metrics (two relaxed stores). A shared
+/// budget is the store's: not reported.
+void publish_budget(self_ptr self, time_point now) {
+  auto& st = self->state;
+  if (!st.metrics || st.lease)
+    return;
+  auto left = st.policy->available(now);
+  st.metrics->rate_budget(left.requests, left.tokens);
+}
+
 // -- fast path: leases to the dispatcher
 // ------------------------------------------------
 
@@ -185,6 +195,7 @@ void process(self_ptr self, time_point now) {
   next = std::min(next, pump(self, now));
   if (next < time_point::max())
     arm(self, next, now);
+  publish_budget(self, now);
 }
 
 /// Learns from how one earlier permit ended.
@@ -241,6 +252,7 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
                                                             max_upstream_hold);
   st.max_queued = cfg.max_queued;
   st.events = std::move(events);
+  publish_budget(self, self->clock().now());
   return {
     // -- requests ---------------------------------------------------------------------
     [=](acquire_permit& req) -> caf::result<permit_decision> {
@@ -257,6 +269,7 @@ rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
         ++s.counters.permits_granted;
         if (s.lease)
           arm(self, pump(self, now), now);
+        publish_budget(self, now);
         return permit_decision{req.ticket, permit_status::granted, caf::timespan{0}};
       }
       if (s.queue.size() >= s.max_queued) {
@@ -334,7 +347,9 @@ rate_limiter_impl::behavior_type
 carrying_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
                       rate_limiter_config cfg, std::optional<shared_budget_args> shared,
                       event_sink_actor events, caf::timespan max_upstream_hold,
-                      std::shared_ptr<runtime_counters> carried) {
+                      std::shared_ptr<runtime_counters> carried,
+                      std::shared_ptr<observability::runtime_metrics> metrics) {
+  self->state.metrics = std::move(metrics);
   self->state.carry = observability::counter_carry{std::move(carried),
                                                    self->state.counters};
   if (shared)

@@ -30,6 +30,7 @@
 #include "actors/shared_budget_store.hpp"
 #include "messages/interfaces.hpp"
 #include "src/observability/counter_carry.hpp"
+#include "src/observability/metrics.hpp"
 #include "src/policy/rate_limit_policy.hpp"
 #include <embedrt/runtime_config.hpp>
 
@@ -67,6 +68,8 @@ struct rate_limiter_state {
   uint64_t next_loan = 1;
   /// The holder (weak: the dispatcher holds the limiter, not the other way round).
   caf::actor_addr holder;
+  /// The runtime's metrics: the budget left after each decision (null: none).
+  std::shared_ptr<observability::runtime_metrics> metrics;
   /// Last member: hands `counters` back before they go (see counter_carry.hpp).
   observability::counter_carry carry;
 };
@@ -90,11 +93,13 @@ shared_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self
                     event_sink_actor events, caf::timespan max_upstream_hold);
 
 /// As `rate_limiter` / `shared_rate_limiter` (with `shared`), its counters starting
-/// from and handed back to `carried` (they survive restarts).
+/// from and handed back to `carried` (they survive restarts). With `metrics`, a
+/// local budget sets `runtime_metrics::rate_budget` after each decision.
 rate_limiter_impl::behavior_type
 carrying_rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
                       rate_limiter_config cfg, std::optional<shared_budget_args> shared,
                       event_sink_actor events, caf::timespan max_upstream_hold,
-                      std::shared_ptr<runtime_counters> carried);
+                      std::shared_ptr<runtime_counters> carried,
+                      std::shared_ptr<observability::runtime_metrics> metrics);
 
 } // namespace embedrt

@@ -30,7 +30,7 @@ void spawn_limiter(self_ptr self) {
     = caf::timespan{std::chrono::milliseconds{args.config.retry.max_retry_after_ms}};
   self->state.limiter = self->spawn<caf::monitored>(
     carrying_rate_limiter, args.config.rate_limiter, args.shared_budget,
-    events_of(self), max_hold, self->state.limiter_counters);
+    events_of(self), max_hold, self->state.limiter_counters, args.metrics);
 }
 
 void spawn_breaker(self_ptr self) {

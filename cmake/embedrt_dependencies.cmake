@@ -7,6 +7,8 @@ find_dependency(CURL)
 find_dependency(nlohmann_json 3)
 find_dependency(simdjson)
 find_dependency(prometheus-cpp)
+# civetweb (Debian libcivetweb-dev): the CLI's /metrics and /healthz server.
+find_dependency(civetweb)
 
 # Debian's libcaf-dev 0.17.6 ships no CAFConfig.cmake, FindCAF.cmake or .pc file.
 if(NOT TARGET embedrt_caf::core)

@@ -12,7 +12,8 @@ packages=(
   libcpp-httplib-dev                 # the bundled mock upstream
   libbenchmark-dev                   # Google Benchmark for bench/
   libhiredis-dev                     # Redis client: budget shared across processes
-  prometheus-cpp-dev                 # metrics: registry, text exposition, pull exposer
+  prometheus-cpp-dev                 # metrics: registry, text exposition
+  libcivetweb-dev                    # HTTP server of --metrics-listen (/metrics, /healthz)
   prometheus                         # promtool: tests check the exposition text
   redis-server                       # the shared-budget tests start their own Redis
   clang-format                       # style check (.clang-format)

@@ -287,7 +287,8 @@ std::string runtime::metrics_text() {
 
 namespace {
 
-/// A scrape through a prometheus::Exposer: brings the registry up to date first.
+/// A scrape (a prometheus::Exposer, the CLI's endpoint): brings the registry up to date
+/// first.
 class scrape_collectable final : public prometheus::Collectable {
 public:
   scrape_collectable(runtime& rt, std::shared_ptr<observability::runtime_metrics> m)

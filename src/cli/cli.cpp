@@ -34,8 +34,9 @@ embed   reads JSONL lines {"id": ..., "text": "..."} (a file, a pipe, or - for s
         Exit 0: every line embedded; 1: some lines failed; 2: usage or config error,
         or the output is the input (nothing sent); 3: read/write error (file and OS
         error named); 130/143: interrupted by SIGINT/SIGTERM (partial output kept).
-        --metrics-listen serves /metrics (Prometheus text) and /healthz while the job
-        runs; --metrics-out writes the final metrics (Prometheus text) to FILE.
+        --metrics-listen serves /metrics (Prometheus text) and /healthz (JSON; 200
+        ready or degraded, 503 unavailable) while the job runs (HOST: an IP address
+        or localhost); --metrics-out writes the final metrics (Prometheus text) to FILE.
 config  dump: the effective configuration (no secrets); keys: every key as a table.
 
 Every key of config/caf-application.conf is also an option, e.g.

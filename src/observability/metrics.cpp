@@ -1,5 +1,7 @@
 #include "src/observability/metrics.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -146,18 +148,18 @@ runtime_metrics::runtime_metrics(std::shared_ptr<prometheus::Registry> registry)
     = &family<prometheus::Gauge>(r, "embedrt_open_connections",
                                  "Connections (sockets) the HTTP transports hold open")
          .Add({});
-  available_requests_ = &family<prometheus::Gauge>(
-                           r, "embedrt_ratelimit_available_requests",
-                           "Requests left in the upstream's rate window, as its last "
-                           "x-ratelimit-remaining-requests said (-1: never reported)")
-                           .Add({});
-  available_tokens_ = &family<prometheus::Gauge>(
-                         r, "embedrt_ratelimit_available_tokens",
-                         "Tokens left in the upstream's rate window, as its last "
-                         "x-ratelimit-remaining-tokens said (-1: never reported)")
-                         .Add({});
-  available_requests_->Set(-1);
-  available_tokens_->Set(-1);
+  upstream_requests_ = &family<prometheus::Gauge>(
+                          r, "embedrt_upstream_ratelimit_remaining_requests",
+                          "Requests left in the upstream's rate window, as its last "
+                          "x-ratelimit-remaining-requests said (-1: never reported)")
+                          .Add({});
+  upstream_tokens_ = &family<prometheus::Gauge>(
+                        r, "embedrt_upstream_ratelimit_remaining_tokens",
+                        "Tokens left in the upstream's rate window, as its last "
+                        "x-ratelimit-remaining-tokens said (-1: never reported)")
+                        .Add({});
+  upstream_requests_->Set(-1);
+  upstream_tokens_->Set(-1);
   // Every runtime_counters field, generically (names follow the struct).
   runtime_counters zero;
   zero.for_each([&](const char* field, uint64_t) {
@@ -219,9 +221,15 @@ void runtime_metrics::attempt_sent(uint32_t inputs) noexcept {
 
 void runtime_metrics::upstream_remaining(int64_t requests, int64_t tokens) noexcept {
   if (requests >= 0)
-    available_requests_->Set(static_cast<double>(requests));
+    upstream_requests_->Set(static_cast<double>(requests));
   if (tokens >= 0)
-    available_tokens_->Set(static_cast<double>(tokens));
+    upstream_tokens_->Set(static_cast<double>(tokens));
+}
+
+void runtime_metrics::rate_budget(double requests, double tokens) noexcept {
+  auto level = [](double x) { return std::isnan(x) ? x : std::max(x, 0.0); };
+  budget_requests_.store(level(requests), std::memory_order_relaxed);
+  budget_tokens_.store(level(tokens), std::memory_order_relaxed);
 }
 
 void runtime_metrics::response_received(uint64_t bytes) noexcept {
@@ -263,6 +271,14 @@ void runtime_metrics::set_breaker(const std::string& model, breaker_state state)
   i->second.second->Set(state == breaker_state::closed      ? 0.0
                         : state == breaker_state::half_open ? 1.0
                                                             : 2.0);
+}
+
+void runtime_metrics::breakers_replaced() {
+  std::lock_guard<std::mutex> guard{state_mutex_};
+  for (auto& entry : breakers_) {
+    entry.second.first = breaker_state::closed;
+    entry.second.second->Set(0.0);
+  }
 }
 
 void runtime_metrics::on_event(const runtime_event& ev) {
@@ -379,6 +395,22 @@ void runtime_metrics::sync(const runtime_counters& counters, steady_time now) {
     sync_histogram(*h);
   if (open_connections)
     open_connections_->Set(open_connections());
+  // Our rate budget: a gauge only for a bucket with a limit (NaN: none).
+  auto budget = [&](const std::atomic<double>& value, prometheus::Gauge*& gauge,
+                    const char* name, const char* help) {
+    auto x = value.load(std::memory_order_relaxed);
+    if (std::isnan(x))
+      return;
+    if (!gauge)
+      gauge = &family<prometheus::Gauge>(*registry_, name, help).Add({});
+    gauge->Set(x);
+  };
+  budget(budget_requests_, available_requests_, "embedrt_ratelimit_available_requests",
+         "Requests our rate limiter could grant now (its requests-per-minute bucket, "
+         "leases counted as used; absent without a limit)");
+  budget(budget_tokens_, available_tokens_, "embedrt_ratelimit_available_tokens",
+         "Tokens our rate limiter could grant now (its tokens-per-minute bucket, "
+         "leases counted as used; absent without a limit)");
   auto report = health(now);
   health_gauge_->Set(static_cast<double>(report.status));
   std::lock_guard<std::mutex> state_guard{state_mutex_};

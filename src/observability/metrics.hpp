@@ -4,12 +4,15 @@
 //    relaxed atomics only: prometheus-cpp Counter/Gauge (atomic doubles) and our own
 //    `atomic_histogram` (prometheus::Histogram::Observe takes a mutex);
 //  - runtime events (one writer, the event observer actor) drive the breaker gauge,
-//    the rate-limit pause and health;
+//    the rate-limit pause and health (a replaced breaker actor, told by the
+//    dispatcher, puts the breaker gauges back to closed);
+//  - the rate limiter stores what is left of its budget (relaxed atomics, copied into
+//    the gauges at sync);
 //  - `sync(counters, now)`, called before each exposition (a scrape, `metrics_text`,
 //  the
 //    observer's 1 s tick for a host's registry), copies every `runtime_counters` field
 //    and the histogram increments into the prometheus registry.
-// The exposition itself is prometheus-cpp's (TextSerializer / Exposer): nothing here
+// The exposition itself is prometheus-cpp's (TextSerializer): nothing here
 // writes the text format by hand. Names: prefix `embedrt_`, base units, bounded labels.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,8 +87,21 @@ public:
   /// One upstream request was handed to a worker with `inputs` inputs.
   void attempt_sent(uint32_t inputs) noexcept;
   /// The upstream's `x-ratelimit-remaining-*` headers of a response (negative: not
-  /// sent, the gauge keeps its last value).
+  /// sent, the gauge keeps its last value):
+  /// `embedrt_upstream_ratelimit_remaining_{requests,tokens}`.
   void upstream_remaining(int64_t requests, int64_t tokens) noexcept;
+  /// What is left of our own rate budget (the limiter's buckets, lent leases counted
+  /// as used), set by the rate limiter after each decision: relaxed stores, copied
+  /// into `embedrt_ratelimit_available_{requests,tokens}` at sync. NaN: that bucket
+  /// has no limit, its gauge stays absent. Never negative (a bucket in debt reads 0).
+  void rate_budget(double requests, double tokens) noexcept;
+  /// The budget as last set by the limiter (tests; NaN before it or without a limit).
+  double rate_budget_requests() const noexcept {
+    return budget_requests_.load(std::memory_order_relaxed);
+  }
+  double rate_budget_tokens() const noexcept {
+    return budget_tokens_.load(std::memory_order_relaxed);
+  }
   /// A response body of `bytes` arrived.
   void response_received(uint64_t bytes) noexcept;
   /// Texts waiting in lane `l` for a batch (sampled by the dispatcher).
@@ -105,6 +122,9 @@ public:
   // -- events: one writer (the event observer), health readers on any thread ------
 
   void on_event(const runtime_event& ev);
+  /// The circuit breaker actor was replaced (restarted): its successor starts with
+  /// every model closed, without an event; the breaker gauges and health follow.
+  void breakers_replaced();
   /// The host called stop: unavailable from now on.
   void set_stopping();
   health_report health(steady_time now) const;
@@ -162,6 +182,12 @@ private:
   prometheus::Gauge* pause_seconds_ = nullptr;
   prometheus::Gauge* health_gauge_ = nullptr;
   prometheus::Gauge* open_connections_ = nullptr;
+  prometheus::Gauge* upstream_requests_ = nullptr;
+  prometheus::Gauge* upstream_tokens_ = nullptr;
+  /// Our budget (rate_budget): NaN until a limited bucket reports; the gauges are
+  /// added at the first sync that sees a number (absent without a limit).
+  std::atomic<double> budget_requests_{std::numeric_limits<double>::quiet_NaN()};
+  std::atomic<double> budget_tokens_{std::numeric_limits<double>::quiet_NaN()};
   prometheus::Gauge* available_requests_ = nullptr;
   prometheus::Gauge* available_tokens_ = nullptr;
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace embedrt::policy {
 
@@ -134,6 +135,13 @@ rate_limit_policy::loan rate_limit_policy::lend(loan want, uint64_t min_tokens,
   if (result.tokens != unlimited_tokens)
     tokens_.lend(static_cast<double>(result.tokens), now);
   return result;
+}
+
+rate_limit_policy::budget rate_limit_policy::available(time_point now) const {
+  auto level = [now](const token_bucket& b) {
+    return b.unlimited() ? std::numeric_limits<double>::quiet_NaN() : b.available(now);
+  };
+  return {level(requests_), level(tokens_)};
 }
 
 void rate_limit_policy::settle(loan lent, loan used, time_point now) {

@@ -80,6 +80,14 @@ public:
   /// usual through `reconcile`); the rest goes back.
   void settle(loan lent, loan used, time_point now);
 
+  /// What is left of the budget now: the requests and tokens the buckets could grant
+  /// (lent loans count as used; negative in debt). NaN for a bucket without a limit.
+  struct budget {
+    double requests = 0;
+    double tokens = 0;
+  };
+  budget available(time_point now) const;
+
   /// Usage reports clamped by `reconcile` so far.
   uint64_t usage_reports_clamped() const noexcept { return usage_reports_clamped_; }
 

@@ -23,7 +23,7 @@ struct carry_fixture : fixture {
   rate_limiter_actor start_limiter() {
     auto h = sys.spawn(carrying_rate_limiter, rate_limiter_config{},
                        std::optional<shared_budget_args>{}, collect_events(sys, events),
-                       caf::timespan{60s}, slot);
+                       caf::timespan{60s}, slot, nullptr);
     sched.run();
     return h;
   }

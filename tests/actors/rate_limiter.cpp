@@ -1,6 +1,8 @@
 #define CAF_SUITE actors.rate_limiter
 #include "actors/rate_limiter.hpp"
 
+#include <cmath>
+
 #include "tests/support/actor_helpers.hpp"
 #include "tests/support/fixture.hpp"
 
@@ -218,6 +220,56 @@ CAF_TEST(denials are answered at once without disturbing the queue) {
   expect_tick_after(10s);
   expect_decision(3, permit_status::granted, 10s);
   expect_quiet();
+}
+
+CAF_TEST(the budget gauges show what is left of our buckets leases counted as used) {
+  rate_limiter_config rl;
+  rl.requests_per_minute = 600; // 10 per second, a burst of 10
+  rl.tokens_per_minute = 60000; // 1000 per second, a burst of 1000
+  auto metrics = std::make_shared<observability::runtime_metrics>(nullptr);
+  sink = collect_events(sys, events);
+  limiter = sys.spawn(carrying_rate_limiter, rl, std::optional<shared_budget_args>{},
+                      sink, caf::timespan{60s}, std::make_shared<runtime_counters>(),
+                      metrics);
+  sched.run();
+  CAF_CHECK_EQUAL(metrics->rate_budget_requests(), 10);
+  CAF_CHECK_EQUAL(metrics->rate_budget_tokens(), 1000);
+  for (uint64_t ticket = 1; ticket <= 3; ++ticket) {
+    auto a = permit(ticket, 100);
+    CAF_REQUIRE(a->done && a->value.status == permit_status::granted);
+    CAF_CHECK_EQUAL(metrics->rate_budget_requests(), 10.0 - ticket);
+    CAF_CHECK_EQUAL(metrics->rate_budget_tokens(), 1000.0 - 100.0 * ticket);
+  }
+  // A lease of 3 requests and 300 tokens to the fast path counts as used.
+  auto lease = ask<permit_lease>(sys, limiter, lease_request{{}, 3, 300, {}});
+  sched.run();
+  CAF_REQUIRE(lease->done);
+  CAF_CHECK_EQUAL(lease->value.requests, 3u);
+  CAF_CHECK_EQUAL(metrics->rate_budget_requests(), 4);
+  CAF_CHECK_EQUAL(metrics->rate_budget_tokens(), 400);
+  // Half a second refills 5 requests and 500 tokens, up to the capacity less what is
+  // lent (7 and 700); the next decision takes 1 and 100.
+  advance_time(500ms);
+  auto b = permit(4, 100);
+  CAF_REQUIRE(b->done && b->value.status == permit_status::granted);
+  CAF_CHECK_EQUAL(metrics->rate_budget_requests(), 6);
+  CAF_CHECK_EQUAL(metrics->rate_budget_tokens(), 600);
+}
+
+CAF_TEST(without a limit the budget gauges are not reported) {
+  auto metrics = std::make_shared<observability::runtime_metrics>(nullptr);
+  sink = collect_events(sys, events);
+  limiter = sys.spawn(carrying_rate_limiter, rate_limiter_config{},
+                      std::optional<shared_budget_args>{}, sink, caf::timespan{60s},
+                      std::make_shared<runtime_counters>(), metrics);
+  sched.run();
+  auto a = permit(1, 100);
+  CAF_REQUIRE(a->done && a->value.status == permit_status::granted);
+  CAF_CHECK(std::isnan(metrics->rate_budget_requests()));
+  CAF_CHECK(std::isnan(metrics->rate_budget_tokens()));
+  metrics->sync(runtime_counters{}, std::chrono::steady_clock::now());
+  CAF_CHECK_EQUAL(metrics->text().find("embedrt_ratelimit_available_"),
+                  std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,6 +1,8 @@
 #define CAF_SUITE actors.supervisor
 #include "actors/supervisor.hpp"
 
+#include <cmath>
+
 #include "tests/support/actor_helpers.hpp"
 #include "tests/support/fake_transport.hpp"
 #include "tests/support/fixture.hpp"
@@ -20,6 +22,8 @@ struct pipeline_fixture : fixture {
   supervisor_actor sup;
   embedder_actor embedder;
   caf::actor subscriber;
+  /// Handed to the supervisor when set before `start`.
+  std::shared_ptr<observability::runtime_metrics> metrics;
 
   pipeline_fixture() {
     rc.endpoint.model = "m";
@@ -56,6 +60,7 @@ struct pipeline_fixture : fixture {
     args.config = rc;
     args.transport.counters = std::make_shared<http::transport_counters>();
     args.make_transport = upstream->factory();
+    args.metrics = metrics;
     sup = sys.spawn(supervisor, std::move(args));
     sched.run();
     // The sink is a spawn argument: CAF 0.17.6 trips UBSan on argument-less actors.
@@ -300,6 +305,41 @@ CAF_TEST(a failed limiter or breaker is replaced and the dispatcher told at once
   auto c = request<runtime_counters>(sup, caf::get_atom::value);
   CAF_CHECK_EQUAL(c.permits_granted, 1u);
   CAF_CHECK(details(event_kind::runtime_unavailable).empty());
+}
+
+CAF_TEST(the metrics see our rate budget and a replaced breaker as closed) {
+  rc.rate_limiter.requests_per_minute = 60; // a burst of one
+  metrics = std::make_shared<observability::runtime_metrics>(nullptr);
+  start();
+  CAF_CHECK_EQUAL(metrics->rate_budget_requests(), 1);
+  CAF_CHECK(std::isnan(metrics->rate_budget_tokens())); // no tokens-per-minute limit
+  auto a = embed({"one"});
+  CAF_REQUIRE_EQUAL(upstream->pending().size(), 1u);
+  CAF_CHECK_EQUAL(metrics->rate_budget_requests(), 0);
+  upstream->complete_ok(0);
+  sched.run();
+  CAF_CHECK(a->done && !a->error);
+  // The gauge says open (as the event observer would have set it); the breaker actor
+  // fails and its successor starts closed without an event.
+  auto series = std::string{R"(embedrt_breaker_state{model="m"} )"};
+  auto gauge = [&] {
+    metrics->sync(runtime_counters{}, std::chrono::steady_clock::now());
+    auto text = metrics->text();
+    auto pos = text.find(series);
+    return pos == std::string::npos ? -1.0
+                                    : std::stod(text.substr(pos + series.size()));
+  };
+  metrics->on_event(runtime_event{event_kind::breaker_transitioned, "circuit_breaker m",
+                                  "closed->open", sys.clock().now()});
+  CAF_CHECK_EQUAL(gauge(), 2);
+  auto& st = state();
+  auto old_breaker = st.breaker;
+  kill(old_breaker);
+  CAF_REQUIRE(st.breaker && st.breaker != old_breaker);
+  sched.run();
+  CAF_CHECK_EQUAL(gauge(), 0);
+  CAF_CHECK_EQUAL(metrics->health(std::chrono::steady_clock::now()).status,
+                  observability::health_status::ready);
 }
 
 CAF_TEST(

@@ -18,6 +18,10 @@
 
 #include <curl/curl.h>
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include "src/observability/metrics_endpoint.hpp"
 #include "tests/support/promtool.hpp"
 #include "tools/mock/mock_server.hpp"
 
@@ -67,18 +71,37 @@ size_t append(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-/// GET `url`; empty when it fails (within 1 s).
-std::string get(const std::string& url) {
+struct reply {
+  long status = 0; // 0: no answer
+  std::string content_type;
   std::string body;
+};
+
+/// GET `url` (within 1 s).
+reply fetch(const std::string& url) {
+  reply r;
   auto* h = curl_easy_init();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
   curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  auto rc = curl_easy_perform(h);
+  if (curl_easy_perform(h) == CURLE_OK) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    char* type = nullptr;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
+    if (type)
+      r.content_type = type;
+  } else {
+    r.body.clear();
+  }
   curl_easy_cleanup(h);
-  return rc == CURLE_OK ? body : std::string{};
+  return r;
+}
+
+/// GET `url`'s body; empty when it fails.
+std::string get(const std::string& url) {
+  return fetch(url).body;
 }
 
 /// "  embedded:           123" -> 123.
@@ -143,7 +166,7 @@ CAF_TEST(a scrape during a job shows the in flight gauge moving and counts match
   CAF_REQUIRE(pid > 0);
   double max_inflight = 0;
   size_t scrapes = 0;
-  std::string health;
+  reply health;
   int status = 0;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
@@ -157,8 +180,8 @@ CAF_TEST(a scrape during a job shows the in flight gauge moving and counts match
       ++scrapes;
       auto v = sample(text, R"(embedrt_inflight_requests{lane="bulk"})");
       max_inflight = std::max(max_inflight, v);
-      if (health.empty())
-        health = get("http://127.0.0.1:" + port + "/healthz");
+      if (health.status == 0)
+        health = fetch("http://127.0.0.1:" + port + "/healthz");
     }
     std::this_thread::sleep_for(50ms);
   }
@@ -168,8 +191,10 @@ CAF_TEST(a scrape during a job shows the in flight gauge moving and counts match
   CAF_MESSAGE(scrapes << " scrapes, in flight up to " << max_inflight);
   CAF_CHECK_GREATER(scrapes, 3u);
   CAF_CHECK_GREATER(max_inflight, 0);
-  CAF_CHECK_NOT_EQUAL(health.find(R"(embedrt_health_status{status="ready"} 0)"),
-                      std::string::npos);
+  // A readiness probe's view: 200 and the report as JSON.
+  CAF_CHECK_EQUAL(health.status, 200);
+  CAF_CHECK_EQUAL(health.content_type, "application/json");
+  CAF_CHECK_EQUAL(health.body, R"({"reasons":[],"status":"ready"})");
   auto final_text = slurp(metrics_out);
   auto embedded = summary_field(err, "embedded");
   auto failed = summary_field(err, "failed");
@@ -189,4 +214,70 @@ CAF_TEST(a scrape during a job shows the in flight gauge moving and counts match
   CAF_CHECK_EQUAL(complaint, "");
   CAF_CHECK(accepted);
   std::system(("rm -rf " + dir).c_str());
+}
+
+CAF_TEST(healthz answers 200 while work is accepted and 503 when unavailable) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter()
+    .Name("embedrt_probe_total")
+    .Help("a counter of the test")
+    .Register(*registry)
+    .Add({})
+    .Increment(3);
+  // The health source, fabricated: only this thread writes it between requests.
+  auto report = std::make_shared<observability::health_report>();
+  observability::metrics_endpoint endpoint{registry, [report] { return *report; },
+                                           "127.0.0.1:0"};
+  CAF_REQUIRE_GREATER(endpoint.port(), 0);
+  auto base = "http://127.0.0.1:" + std::to_string(endpoint.port());
+  auto ready = fetch(base + "/healthz");
+  CAF_CHECK_EQUAL(ready.status, 200);
+  CAF_CHECK_EQUAL(ready.content_type, "application/json");
+  CAF_CHECK_EQUAL(ready.body, R"({"reasons":[],"status":"ready"})");
+  report->status = observability::health_status::degraded;
+  report->reasons = {"circuit breaker open for emb-small"};
+  auto degraded = fetch(base + "/healthz");
+  CAF_CHECK_EQUAL(degraded.status, 200); // still accepting work
+  CAF_CHECK_NOT_EQUAL(degraded.body.find(R"("status":"degraded")"), std::string::npos);
+  report->status = observability::health_status::unavailable;
+  report->reasons = {"the runtime is stopping"};
+  auto down = fetch(base + "/healthz");
+  CAF_CHECK_EQUAL(down.status, 503);
+  CAF_CHECK_EQUAL(down.content_type, "application/json");
+  CAF_CHECK_EQUAL(down.body,
+                  R"({"reasons":["the runtime is stopping"],"status":"unavailable"})");
+  auto metrics = fetch(base + "/metrics");
+  CAF_CHECK_EQUAL(metrics.status, 200);
+  CAF_CHECK_EQUAL(sample(metrics.body, "embedrt_probe_total"), 3);
+  CAF_CHECK_NOT_EQUAL(metrics.content_type.find("text/plain"), std::string::npos);
+  CAF_CHECK_EQUAL(fetch(base + "/elsewhere").status, 404);
+}
+
+CAF_TEST(the listen address is checked before anything listens) {
+  std::string host;
+  uint16_t port = 1;
+  std::string error;
+  CAF_CHECK(observability::parse_listen_address("127.0.0.1:0", host, port, error));
+  CAF_CHECK_EQUAL(host, "127.0.0.1");
+  CAF_CHECK_EQUAL(port, 0);
+  CAF_CHECK(observability::parse_listen_address("localhost:9464", host, port, error));
+  CAF_CHECK_EQUAL(host, "127.0.0.1");
+  CAF_CHECK_EQUAL(port, 9464);
+  CAF_CHECK(observability::parse_listen_address("[::1]:9464", host, port, error));
+  for (const char* bad : {"9464", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
+                          "127.0.0.1:99999999999999999999", "example.com:80", ":80",
+                          "127.0.0.1:80,0.0.0.0:81", "[::1:80", "1.2.3:80"}) {
+    error.clear();
+    CAF_CHECK(!observability::parse_listen_address(bad, host, port, error));
+    CAF_CHECK_NOT_EQUAL(error, "");
+  }
+  bool refused = false;
+  try {
+    observability::metrics_endpoint endpoint{
+      std::make_shared<prometheus::Registry>(),
+      [] { return observability::health_report{}; }, "nowhere:1"};
+  } catch (const std::runtime_error& e) {
+    refused = std::string{e.what()}.find("host") != std::string::npos;
+  }
+  CAF_CHECK(refused);
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -153,8 +154,10 @@ CAF_TEST(requests attempts and traces show up in the exposition and pass promtoo
   CAF_CHECK_EQUAL(sample(text, R"(embedrt_retries_total{reason="5xx"})"), 1);
   CAF_CHECK_EQUAL(sample(text, R"(embedrt_batch_inputs_bucket{le="16"})"), 1);
   CAF_CHECK_EQUAL(sample(text, R"(embedrt_response_bytes_bucket{le="4096"})"), 1);
-  CAF_CHECK_EQUAL(sample(text, "embedrt_ratelimit_available_requests"), 41);
-  CAF_CHECK_EQUAL(sample(text, "embedrt_ratelimit_available_tokens"), -1);
+  CAF_CHECK_EQUAL(sample(text, "embedrt_upstream_ratelimit_remaining_requests"), 41);
+  CAF_CHECK_EQUAL(sample(text, "embedrt_upstream_ratelimit_remaining_tokens"), -1);
+  // No limiter reported a budget: our own gauges are absent, not a made-up number.
+  CAF_CHECK_EQUAL(text.find("embedrt_ratelimit_available_"), std::string::npos);
   CAF_CHECK_EQUAL(sample(text, "embedrt_requests_admitted_total"), 3);
   CAF_CHECK_EQUAL(sample(text, "embedrt_workers_failed_total"), 5);
   CAF_REQUIRE_EQUAL(seen.size(), 1u);
@@ -240,6 +243,35 @@ CAF_TEST(health follows breaker pauses workers and availability) {
   CAF_CHECK_EQUAL(m.health(at(900ms)).status, health_status::unavailable);
   CAF_CHECK_EQUAL(m.health(at(900ms)).to_json(),
                   R"({"reasons":["the runtime is stopping"],"status":"unavailable"})");
+}
+
+CAF_TEST(our rate budget gauges appear only for a bucket with a limit) {
+  runtime_metrics m{nullptr};
+  auto none = std::numeric_limits<double>::quiet_NaN();
+  m.rate_budget(12, none); // requests limited, tokens not
+  m.sync(runtime_counters{}, at(0ms));
+  auto text = m.text();
+  CAF_CHECK_EQUAL(sample(text, "embedrt_ratelimit_available_requests"), 12);
+  CAF_CHECK_EQUAL(text.find("embedrt_ratelimit_available_tokens"), std::string::npos);
+  m.rate_budget(-3, none); // in debt: reads 0
+  m.sync(runtime_counters{}, at(0ms));
+  CAF_CHECK_EQUAL(sample(m.text(), "embedrt_ratelimit_available_requests"), 0);
+}
+
+CAF_TEST(a replaced breaker actor puts every breaker gauge back to closed) {
+  runtime_metrics m{nullptr};
+  m.on_event(event(event_kind::breaker_transitioned, "circuit_breaker emb-small",
+                   "closed->open"));
+  m.on_event(event(event_kind::breaker_transitioned, "circuit_breaker emb-large",
+                   "open->half_open"));
+  m.sync(runtime_counters{}, at(0ms));
+  CAF_CHECK_EQUAL(sample(m.text(), R"(embedrt_breaker_state{model="emb-small"})"), 2);
+  CAF_CHECK_EQUAL(m.health(at(0ms)).status, health_status::degraded);
+  m.breakers_replaced();
+  auto text = m.text();
+  CAF_CHECK_EQUAL(sample(text, R"(embedrt_breaker_state{model="emb-small"})"), 0);
+  CAF_CHECK_EQUAL(sample(text, R"(embedrt_breaker_state{model="emb-large"})"), 0);
+  CAF_CHECK_EQUAL(m.health(at(0ms)).status, health_status::ready);
 }
 
 CAF_TEST(breaker series per model are bounded) {
