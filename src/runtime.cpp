@@ -22,6 +22,7 @@
 #include "src/host/deferred_executor.hpp"
 #include "src/http/curl_transport.hpp"
 #include "src/observability/json_log.hpp"
+#include "src/observability/metrics.hpp"
 
 namespace embedrt {
 
@@ -230,17 +231,33 @@ void runtime::embed(std::vector<std::string> texts, embed_options opts,
     else
       f(std::move(x));
   };
+  // Refused here, before the dispatcher: counted in `embedrt_requests_total` and traced
+  // (request_id 0) like the dispatcher's refusals; the hook runs off this stack too.
+  auto refuse = [&](embed_failure failure) {
+    metrics_->request_admitted(l);
+    metrics_->request_answered(l, failure.code, std::chrono::nanoseconds{0});
+    if (metrics_->on_request_done) {
+      request_trace trace;
+      trace.request_lane = l;
+      trace.model = opts.model.empty() ? config_.endpoint.model : opts.model;
+      trace.inputs = static_cast<uint32_t>(texts.size());
+      trace.outcome = failure.code;
+      deferred_->post(
+        [m = metrics_, trace = std::move(trace)] { m->on_request_done(trace); });
+    }
+    reply(done, std::move(failure));
+  };
   if (stopped_)
-    return reply(done,
-                 embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
+    return refuse(
+      embed_failure{embed_errc::shutting_down, "the runtime is stopped", 0});
   // The one admission point: beyond the lane's bound, `overloaded` at once, without
   // a message, so a host calling faster than the runtime serves never grows a mailbox.
   if (!gate_->try_enter(l))
-    return reply(done, embed_failure{
-                         embed_errc::overloaded,
-                         std::string{"the "} + to_string(l) + " lane is full ("
-                           + std::to_string(gate_->capacity(l)) + " requests admitted)",
-                         0});
+    return refuse(embed_failure{embed_errc::overloaded,
+                                std::string{"the "} + to_string(l) + " lane is full ("
+                                  + std::to_string(gate_->capacity(l))
+                                  + " requests admitted)",
+                                0});
   // Entered: the completion leaves the gate, exactly once, however it is answered
   // (by the dispatcher, or with its fallback when the message or actor dies).
   auto answer = [gate = gate_, reply, l, f = std::move(done)](embed_outcome x) mutable {

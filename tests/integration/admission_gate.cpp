@@ -40,7 +40,7 @@ struct fixture {
       CAF_FAIL("bad script: " << err);
   }
 
-  std::unique_ptr<runtime> start() {
+  std::unique_ptr<runtime> start(runtime_options opts = {}) {
     runtime_config cfg;
     cfg.endpoint.base_url = server.base_url();
     cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
@@ -48,7 +48,7 @@ struct fixture {
     cfg.http_pool.max_connections = 4;
     cfg.batching.enabled = false; // each request its own upstream call
     std::vector<config_error> errors;
-    auto rt = runtime::start(cfg, errors);
+    auto rt = runtime::start(cfg, errors, std::move(opts));
     CAF_REQUIRE(rt != nullptr);
     return rt;
   }
@@ -108,6 +108,43 @@ CAF_TEST(a host hammering embed beyond capacity is shed at once without a messag
   CAF_CHECK_EQUAL(c.requests_admitted + c.requests_shed_overloaded, n);
   CAF_CHECK_EQUAL(c.requests_shed_overloaded, b.shed.load());
   CAF_CHECK_EQUAL(c.requests_shed_limiter_queue_full, 0u);
+}
+
+CAF_TEST(host side sheds are counted per outcome and traced like any request) {
+  std::atomic<uint32_t> traces{0};
+  std::atomic<uint32_t> traced_sheds{0};
+  runtime_options opts;
+  opts.on_request_done = [&](const request_trace& t) {
+    ++traces;
+    if (t.outcome == embed_errc::overloaded) {
+      ++traced_sheds;
+      CAF_CHECK_EQUAL(t.request_id, 0u); // never reached the dispatcher
+      CAF_CHECK(t.attempts.empty());
+    }
+  };
+  auto rt = start(std::move(opts));
+  constexpr uint32_t n = 200;
+  book b{n};
+  for (uint32_t i = 0; i < n; ++i)
+    rt->embed({"traced " + std::to_string(i)}, {},
+              [&b](embed_outcome x) { b.record(x); });
+  CAF_REQUIRE(b.done.get_future().wait_for(max_wait) == std::future_status::ready);
+  auto text = rt->metrics_text();
+  rt->stop();
+  CAF_CHECK_GREATER(b.shed.load(), 0u);
+  CAF_CHECK_EQUAL(traces.load(), n);
+  CAF_CHECK_EQUAL(traced_sheds.load(), b.shed.load());
+  auto line = std::string{
+    R"(embedrt_requests_total{lane="interactive",outcome="overloaded"} )"};
+  auto at = text.find(line);
+  CAF_REQUIRE(at != std::string::npos);
+  CAF_CHECK_EQUAL(std::stod(text.substr(at + line.size())),
+                  static_cast<double>(b.shed.load()));
+  // Nothing stays "in flight" for a request refused at the door.
+  auto inflight = std::string{R"(embedrt_inflight_requests{lane="interactive"} )"};
+  at = text.find(inflight);
+  CAF_REQUIRE(at != std::string::npos);
+  CAF_CHECK_EQUAL(std::stod(text.substr(at + inflight.size())), 0.0);
 }
 
 CAF_TEST(a caf host embed_request is bounded by the same gate) {
