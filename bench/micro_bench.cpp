@@ -268,6 +268,8 @@ void BM_batch_pack(benchmark::State& state) {
   cfg.http_pool.max_connections = 1;
   cfg.batching.enabled = true;
   cfg.batching.linger_us = 0;
+  // The packed batch must fit the response memory budget: 8-d vectors, as answered.
+  cfg.endpoint.dimensions = 8;
   cfg.limits.interactive_capacity = n + 16;
   recording_effects fx;
   auto now = dispatch::time_point{} + 1000s;
