@@ -22,6 +22,7 @@
 #include <prometheus/registry.h>
 
 #include "src/observability/metrics_endpoint.hpp"
+#include "tests/support/metrics_text.hpp"
 #include "tests/support/promtool.hpp"
 #include "tools/mock/mock_server.hpp"
 
@@ -30,6 +31,7 @@
 // and the final snapshot's histogram counts match the job's summary. Bounded.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -41,15 +43,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, series.size() + 1, series + " ") == 0)
-      return std::stod(line.substr(series.size() + 1));
-  return -1;
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

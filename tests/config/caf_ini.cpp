@@ -8,20 +8,12 @@
 #include <caf/config_option_set.hpp>
 
 #include "config/caf_ini.hpp"
+#include "tests/support/config_errors.hpp"
 
 using namespace embedrt;
+using namespace embedrt::test;
 
 namespace {
-
-std::string join(const std::vector<config_error>& xs) {
-  std::string result;
-  for (auto& x : xs) {
-    if (!result.empty())
-      result += '\n';
-    result += x.to_string();
-  }
-  return result;
-}
 
 /// Every section and entry of `text` as "line: path = value" lines; a syntax error as
 /// "line:column: code".

@@ -20,23 +20,15 @@
 #include "config/config_loader.hpp"
 #include "config/endpoint.hpp"
 #include "config/schema.hpp"
+#include "tests/support/config_errors.hpp"
 #include "tests/support/scoped_env.hpp"
 
 using namespace embedrt;
+using namespace embedrt::test;
 
 namespace {
 
 constexpr const char* fake_key = "sk-test-7c4e1b9d2a6f0835e1d7";
-
-std::string join(const std::vector<config_error>& xs) {
-  std::string result;
-  for (auto& x : xs) {
-    if (!result.empty())
-      result += '\n';
-    result += x.to_string();
-  }
-  return result;
-}
 
 /// Loads `ini` and `args` into a fresh config; returns the joined errors.
 std::string errors_of(const std::string& ini,

@@ -6,21 +6,13 @@
 #include <vector>
 
 #include "config/endpoint.hpp"
+#include "tests/support/config_errors.hpp"
 #include "tests/support/scoped_env.hpp"
 
 using namespace embedrt;
+using namespace embedrt::test;
 
 namespace {
-
-std::string join(const std::vector<config_error>& xs) {
-  std::string result;
-  for (auto& x : xs) {
-    if (!result.empty())
-      result += '\n';
-    result += x.to_string();
-  }
-  return result;
-}
 
 using embedrt::test::scoped_env;
 

@@ -11,21 +11,13 @@
 #include <vector>
 
 #include "config/schema.hpp"
+#include "tests/support/config_errors.hpp"
 #include <embedrt/runtime_config.hpp>
 
 using namespace embedrt;
+using namespace embedrt::test;
 
 namespace {
-
-std::string join(const std::vector<config_error>& xs) {
-  std::string result;
-  for (auto& x : xs) {
-    if (!result.empty())
-      result += '\n';
-    result += x.to_string();
-  }
-  return result;
-}
 
 struct row {
   std::function<void(runtime_config&)> change;

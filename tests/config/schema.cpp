@@ -6,22 +6,12 @@
 #include <vector>
 
 #include "config/schema.hpp"
+#include "tests/support/config_errors.hpp"
 
 using namespace embedrt;
+using namespace embedrt::test;
 
-namespace {
-
-std::string join(const std::vector<config_error>& xs) {
-  std::string result;
-  for (auto& x : xs) {
-    if (!result.empty())
-      result += '\n';
-    result += x.to_string();
-  }
-  return result;
-}
-
-} // namespace
+namespace {} // namespace
 
 // -- the table ------------------------------------------------------------------------
 

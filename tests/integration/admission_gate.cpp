@@ -9,6 +9,7 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include "tests/support/metrics_text.hpp"
 #include "tools/mock/mock_server.hpp"
 
 // One admission point for every path: runtime::embed and a CAF host's embed_request
@@ -134,17 +135,13 @@ CAF_TEST(host side sheds are counted per outcome and traced like any request) {
   CAF_CHECK_GREATER(b.shed.load(), 0u);
   CAF_CHECK_EQUAL(traces.load(), n);
   CAF_CHECK_EQUAL(traced_sheds.load(), b.shed.load());
-  auto line = std::string{
-    R"(embedrt_requests_total{lane="interactive",outcome="overloaded"} )"};
-  auto at = text.find(line);
-  CAF_REQUIRE(at != std::string::npos);
-  CAF_CHECK_EQUAL(std::stod(text.substr(at + line.size())),
-                  static_cast<double>(b.shed.load()));
+  CAF_CHECK_EQUAL(
+    test::sample(text,
+                 R"(embedrt_requests_total{lane="interactive",outcome="overloaded"})"),
+    static_cast<double>(b.shed.load()));
   // Nothing stays "in flight" for a request refused at the door.
-  auto inflight = std::string{R"(embedrt_inflight_requests{lane="interactive"} )"};
-  at = text.find(inflight);
-  CAF_REQUIRE(at != std::string::npos);
-  CAF_CHECK_EQUAL(std::stod(text.substr(at + inflight.size())), 0.0);
+  CAF_CHECK_EQUAL(
+    test::sample(text, R"(embedrt_inflight_requests{lane="interactive"})"), 0.0);
 }
 
 CAF_TEST(a caf host embed_request is bounded by the same gate) {

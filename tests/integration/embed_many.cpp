@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/mock_runtime.hpp"
 #include "tools/mock/mock_embeddings.hpp"
 #include "tools/mock/mock_server.hpp"
 
@@ -40,22 +41,9 @@ struct fixture {
       CAF_FAIL("bad script: " << error);
   }
 
-  runtime_config config() const {
-    runtime_config cfg;
-    cfg.endpoint.base_url = server.base_url();
-    cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
-    cfg.endpoint.model = "text-embedding-3-small";
-    cfg.retry.base_delay_ms = 10;
-    cfg.retry.max_delay_ms = 50;
-    return cfg;
-  }
+  runtime_config config() const { return test::config_for(server); }
 
-  std::unique_ptr<runtime> start(const runtime_config& cfg) {
-    std::vector<config_error> errors;
-    auto rt = runtime::start(cfg, errors);
-    CAF_REQUIRE(rt != nullptr);
-    return rt;
-  }
+  std::unique_ptr<runtime> start(const runtime_config& cfg) { return test::start(cfg); }
 
   static embed_many_outcome wait(std::future<embed_many_outcome>& f) {
     CAF_REQUIRE(f.wait_for(max_wait) == std::future_status::ready);

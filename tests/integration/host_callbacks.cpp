@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/mock_runtime.hpp"
 #include "tools/mock/mock_server.hpp"
 
 // A callback never runs inside the call that started it (asio's rule), so hosts may
@@ -39,22 +40,9 @@ struct fixture {
     return opts;
   }
 
-  runtime_config config() const {
-    runtime_config cfg;
-    cfg.endpoint.base_url = server.base_url();
-    cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
-    cfg.endpoint.model = "text-embedding-3-small";
-    cfg.retry.base_delay_ms = 10;
-    cfg.retry.max_delay_ms = 50;
-    return cfg;
-  }
+  runtime_config config() const { return test::config_for(server); }
 
-  std::unique_ptr<runtime> start(const runtime_config& cfg) {
-    std::vector<config_error> errors;
-    auto rt = runtime::start(cfg, errors);
-    CAF_REQUIRE(rt != nullptr);
-    return rt;
-  }
+  std::unique_ptr<runtime> start(const runtime_config& cfg) { return test::start(cfg); }
 };
 
 /// Counts answers and wakes a waiter at a target.

@@ -11,6 +11,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include "tests/support/metrics_text.hpp"
+#include "tests/support/mock_runtime.hpp"
 #include "tests/support/promtool.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tools/mock/mock_server.hpp"
@@ -19,22 +21,13 @@
 // libcurl -> embedrt-mock on 127.0.0.1:0. Every wait is bounded.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
 constexpr auto max_wait = 60s;
-
-/// The value of the sample `series` (name with labels, exactly as exposed), or -1.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, series.size() + 1, series + " ") == 0)
-      return std::stod(line.substr(series.size() + 1));
-  return -1;
-}
 
 /// Sum of every sample of `name` (any labels).
 double sum_of(const std::string& text, const std::string& name) {
@@ -53,24 +46,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-runtime_config config_for(const mock::mock_server& server) {
-  runtime_config cfg;
-  cfg.endpoint.base_url = server.base_url();
-  cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
-  cfg.retry.base_delay_ms = 10;
-  cfg.retry.max_delay_ms = 50;
-  return cfg;
-}
-
-std::unique_ptr<runtime> start(const runtime_config& cfg, runtime_options opts = {}) {
-  std::vector<config_error> errors;
-  auto rt = runtime::start(cfg, errors, std::move(opts));
-  for (auto& e : errors)
-    CAF_MESSAGE("config error: " << e.to_string());
-  CAF_REQUIRE(rt != nullptr);
-  return rt;
 }
 
 void load(mock::mock_server& server, const std::string& script) {

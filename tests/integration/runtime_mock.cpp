@@ -10,36 +10,19 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "tests/support/mock_runtime.hpp"
 #include "tools/mock/mock_server.hpp"
 
 // The real path: host API -> actors -> libcurl -> embedrt-mock on 127.0.0.1:0.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 
 namespace {
 
 /// Every wait in this suite is bounded, so a hang fails a check instead of the run.
 constexpr auto max_wait = 60s;
-
-runtime_config config_for(const mock::mock_server& server) {
-  runtime_config cfg;
-  cfg.endpoint.base_url = server.base_url();
-  cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
-  cfg.endpoint.model = "text-embedding-3-small";
-  cfg.retry.base_delay_ms = 10;
-  cfg.retry.max_delay_ms = 50;
-  return cfg;
-}
-
-std::unique_ptr<runtime> start(const runtime_config& cfg) {
-  std::vector<config_error> errors;
-  auto rt = runtime::start(cfg, errors);
-  for (auto& e : errors)
-    CAF_MESSAGE("config error: " << e.to_string());
-  CAF_REQUIRE(rt != nullptr);
-  return rt;
-}
 
 template<class T>
 bool ready(std::future<T>& f) {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/mock_runtime.hpp"
 #include "tools/mock/mock_server.hpp"
 
 // Supervision's last resort, through the public API: a crash storm (a worker crashed
@@ -20,6 +21,7 @@
 // real transfers; every wait is bounded.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
@@ -30,15 +32,6 @@ constexpr auto storm = 8s;
 constexpr auto max_calm = 40s;
 /// After the storm, this many answers in a row with vectors mean the service is back.
 constexpr size_t back_after = 2000;
-
-std::unique_ptr<runtime> start(const runtime_config& cfg) {
-  std::vector<config_error> errors;
-  auto rt = runtime::start(cfg, errors);
-  for (auto& e : errors)
-    CAF_MESSAGE("config error: " << e.to_string());
-  CAF_REQUIRE(rt != nullptr);
-  return rt;
-}
 
 /// Answers per request, and the outcome counts of each phase.
 struct ledger {

@@ -7,12 +7,14 @@
 #include <memory>
 #include <thread>
 
+#include "tests/support/mock_runtime.hpp"
 #include "tools/mock/mock_server.hpp"
 
 // Supervision under real threads and a real upstream: workers crash on a timer during
 // a long run. Every request must get exactly one answer.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -48,15 +50,6 @@ struct answer_book {
       all_answered.set_value();
   }
 };
-
-std::unique_ptr<runtime> start(const runtime_config& cfg) {
-  std::vector<config_error> errors;
-  auto rt = runtime::start(cfg, errors);
-  for (auto& e : errors)
-    CAF_MESSAGE("config error: " << e.to_string());
-  CAF_REQUIRE(rt != nullptr);
-  return rt;
-}
 
 } // namespace
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tests/support/loopback_server.hpp"
+#include "tests/support/mock_runtime.hpp"
 #include "tools/mock/mock_server.hpp"
 
 // HTTPS, tested: Debian's nginx terminates TLS (HTTP/1.1 and HTTP/2 by ALPN) on
@@ -33,6 +34,7 @@
 // not 127.0.0.1, so https://127.0.0.1 is a host-name mismatch.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -333,15 +335,6 @@ struct tls_fixture {
     return "https://" + host + ":" + std::to_string(port) + "/v1";
   }
 };
-
-std::unique_ptr<runtime> start(const runtime_config& cfg) {
-  std::vector<config_error> errors;
-  auto rt = runtime::start(cfg, errors);
-  for (auto& e : errors)
-    CAF_MESSAGE("config error: " << e.to_string());
-  CAF_REQUIRE(rt != nullptr);
-  return rt;
-}
 
 struct load_result {
   size_t ok = 0;

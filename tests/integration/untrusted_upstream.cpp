@@ -11,6 +11,7 @@
 
 #include "src/http/curl_transport.hpp"
 #include "tests/support/loopback_server.hpp"
+#include "tests/support/mock_runtime.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tools/mock/mock_server.hpp"
 
@@ -18,6 +19,7 @@
 // libcurl) against the mock or a loopback listener on 127.0.0.1; every wait bounded.
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -47,24 +49,6 @@ struct proxy_env {
   }
   scoped_env http, https, https_upper, all, all_upper, no, no_upper;
 };
-
-runtime_config config_for(const mock::mock_server& server) {
-  runtime_config cfg;
-  cfg.endpoint.base_url = server.base_url();
-  cfg.endpoint.api_key_env = "EMBEDRT_TEST_NO_SUCH_KEY";
-  cfg.retry.base_delay_ms = 10;
-  cfg.retry.max_delay_ms = 50;
-  return cfg;
-}
-
-std::unique_ptr<runtime> start(const runtime_config& cfg) {
-  std::vector<config_error> errors;
-  auto rt = runtime::start(cfg, errors);
-  for (auto& e : errors)
-    CAF_MESSAGE("config error: " << e.to_string());
-  CAF_REQUIRE(rt != nullptr);
-  return rt;
-}
 
 struct server_fixture {
   mock::mock_server server;

@@ -17,26 +17,18 @@
 
 #include "src/observability/histogram.hpp"
 #include "src/observability/json_log.hpp"
+#include "tests/support/metrics_text.hpp"
 #include "tests/support/promtool.hpp"
 
 // The metrics store without actors: fabricated traces, events and counters in, the
 // prometheus-cpp exposition out (checked by promtool).
 
 using namespace embedrt;
+using namespace embedrt::test;
 using namespace embedrt::observability;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// The value of the sample `series` (name with labels, exactly as exposed), or -1.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, series.size() + 1, series + " ") == 0)
-      return std::stod(line.substr(series.size() + 1));
-  return -1;
-}
 
 steady_time at(std::chrono::milliseconds ms) {
   return steady_time{} + ms;
